@@ -1,0 +1,351 @@
+"""Declarative hidden checks.
+
+A :class:`Check` names the student's symbol (``target``), a trusted ``reference`` with the same
+contract, a generator of :class:`Case` inputs (random shapes, dtypes, devices, seeds), tolerances,
+and optional *misconceptions*: known-wrong variants whose outputs, when the student's output
+matches them, turn a bare mismatch into a diagnosis ("this looks like eps outside the root").
+
+The same spec runs in two places:
+
+* in the student's kernel (``check(...)`` in a notebook test cell): convenient, not authoritative;
+* out of the kernel (``python -m autograder grade``): the student's code answers calls from inside a
+  sandbox, and this trusted process computes the reference and compares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from autograder.checks.compare import DEFAULT_TOL, diagnose
+
+
+@dataclass
+class Step:
+    """One call: ``obj.method(*args, **kwargs)`` (``method=None`` calls the object itself)."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    method: str | None = None
+
+
+@dataclass
+class Case:
+    """One set of inputs. ``init`` builds a module (class targets) with a state dict from the reference.
+
+    ``grad_wrt`` lists the positional args of the *last* step whose gradients are compared;
+    ``param_grads`` compares gradients of all parameters (module targets).
+    """
+
+    label: str
+    steps: list[Step]
+    init: dict | None = None
+    grad_wrt: tuple[int, ...] = ()
+    param_grads: bool = False
+    device: str = "cpu"
+
+
+@dataclass
+class Outcome:
+    outputs: list[Any]
+    input_grads: list[Any] = field(default_factory=list)
+    param_grads: dict[str, Any] = field(default_factory=dict)
+    param_shapes: dict[str, list[int]] = field(default_factory=dict)
+    sleeper_calls: list[int] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    """Runs one case against the student's object; may raise :class:`StudentError`."""
+
+    def run(self, target: str, case: Case, state: dict[str, torch.Tensor] | None,
+            cotangent: Any) -> Outcome: ...
+
+
+class StudentError(Exception):
+    """The student's code raised, timed out or returned something unusable. Message is for them."""
+
+
+@dataclass
+class Check:
+    name: str
+    target: str
+    reference: Callable[..., Any]
+    cases: Callable[[torch.Generator, str], Iterable[Case]]
+    description: str = ""
+    tol: dict[torch.dtype, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_TOL))
+    misconceptions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    compare: Callable[[Case, Outcome, Outcome], str | None] | None = None
+    visible: bool = False
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(check: Check) -> Check:
+    REGISTRY[check.name] = check
+    return check
+
+
+def get_check(name: str) -> Check:
+    """The check called ``name``; chapter modules (``autograder.checks.<chapter>``) load on demand."""
+    if name not in REGISTRY:
+        chapter = name.split(".")[0]
+        if chapter.isidentifier():
+            try:
+                __import__(f"autograder.checks.{chapter}")
+            except ModuleNotFoundError:
+                pass
+    if name not in REGISTRY:
+        raise KeyError(f"no check is called {name!r}")
+    return REGISTRY[name]
+
+
+def seed_for(check_name: str, salt: str = "") -> int:
+    """Per-check seed; with ``AUTOGRADER_SECRET`` set (a class secret) inputs cannot be predicted."""
+    secret = os.environ.get("AUTOGRADER_SECRET", "")
+    digest = hashlib.sha256(f"{secret}|{salt}|{check_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**62 - 1)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling a target: shared by the in-kernel executor and the sandboxed child.
+
+
+def _to_device(value: Any, device: str) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, list | tuple):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def _detach(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, list | tuple):
+        return [_detach(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _detach(v) for k, v in value.items()}
+    return value
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, list | tuple) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    return None
+
+
+def call_target(obj: Any, case: Case, state: dict[str, torch.Tensor] | None, cotangent: Any,
+                make_sleeper: Callable | None = None) -> Outcome:
+    """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox."""
+    device = case.device
+    calls: list[int] = []
+
+    def prepare(value: Any) -> Any:
+        from autograder.checks.values import Sleeper
+
+        if isinstance(value, Sleeper):
+            counter = [0]
+            calls.append(0)
+            slot = len(calls) - 1
+
+            def fn() -> None:
+                import time
+
+                counter[0] += 1
+                calls[slot] = counter[0]
+                time.sleep(value.cold_s if counter[0] <= value.cold_calls else value.warm_s)
+
+            return fn
+        if isinstance(value, list | tuple):
+            return type(value)(prepare(v) for v in value)
+        if isinstance(value, dict):
+            return {k: prepare(v) for k, v in value.items()}
+        return _to_device(value, device)
+
+    outcome = Outcome(outputs=[])
+    if case.init is not None:
+        module = obj(**case.init)
+        if not isinstance(module, torch.nn.Module):
+            raise StudentError(f"{getattr(obj, '__name__', 'the class')} must build a torch.nn.Module")
+        outcome.param_shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
+        if state is not None:
+            missing = set(state) - set(outcome.param_shapes)
+            extra = set(outcome.param_shapes) - set(state)
+            if missing or extra:
+                return outcome  # the parent reports the naming problem from param_shapes
+            try:
+                module.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise StudentError(f"load_state_dict failed: {str(exc)[:300]}") from None
+        module = module.to(device)
+        target = module
+    else:
+        target = obj
+    last_args: list[Any] = []
+    for i, step in enumerate(case.steps):
+        args = [prepare(a) for a in step.args]
+        kwargs = {k: prepare(v) for k, v in step.kwargs.items()}
+        last = i == len(case.steps) - 1
+        if last and case.grad_wrt:
+            for j in case.grad_wrt:
+                args[j] = args[j].detach().requires_grad_(True)
+        fn = getattr(target, step.method) if step.method else target
+        with torch.set_grad_enabled(last and (bool(case.grad_wrt) or case.param_grads)):
+            out = fn(*args, **kwargs)
+        outcome.outputs.append(out)
+        last_args = args
+    if (case.grad_wrt or case.param_grads) and cotangent is not None:
+        out = _first_tensor(outcome.outputs[-1])
+        if out is None or not out.requires_grad:
+            raise StudentError("the output does not depend differentiably on the inputs "
+                               "(is a .detach(), .item() or torch.no_grad() in the way?)")
+        if tuple(out.shape) != tuple(cotangent.shape):
+            raise StudentError(f"output shape {tuple(out.shape)} differs from the expected "
+                               f"{tuple(cotangent.shape)}")
+        out.backward(cotangent.to(device=out.device, dtype=out.dtype))
+        outcome.input_grads = [last_args[j].grad for j in case.grad_wrt]
+        if case.param_grads and case.init is not None:
+            outcome.param_grads = {n: p.grad for n, p in target.named_parameters()}
+    outcome.outputs = _detach(outcome.outputs)
+    outcome.input_grads = _detach(outcome.input_grads)
+    outcome.param_grads = _detach(outcome.param_grads)
+    outcome.sleeper_calls = list(calls)
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a whole check: reference in this (trusted) process, student through an executor.
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+    cases_run: int
+
+
+def reference_outcome(check: Check, case: Case, state, cotangent) -> Outcome:
+    return call_target(check.reference, case, state, cotangent)
+
+
+def _cotangent(outputs: list[Any], gen: torch.Generator) -> torch.Tensor | None:
+    out = _first_tensor(outputs[-1])
+    if out is None:
+        return None
+    return torch.randn(out.shape, generator=gen, dtype=torch.float32).to(out.dtype)
+
+
+def run_check(check: Check, executor: Executor, seed: int, device: str | None = None) -> CheckResult:
+    """Run every case of ``check``; stop at the first failure and explain it."""
+    gen = torch.Generator().manual_seed(seed)
+    device = device or default_device()
+    n = 0
+    for case in check.cases(gen, device):
+        n += 1
+        state = None
+        if case.init is not None:
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+            ref_module = check.reference(**case.init)
+            state = {k: v.detach().clone() for k, v in ref_module.state_dict().items()}
+        probe = call_target(check.reference, Case(case.label, case.steps, case.init, (), False, "cpu"),
+                            state, None)
+        cot = _cotangent(probe.outputs, gen) if (case.grad_wrt or case.param_grads) else None
+        expected = call_target(check.reference, case, state, cot)
+        try:
+            got = executor.run(check.target, case, state, cot)
+        except StudentError as exc:
+            return CheckResult(check.name, False, f"[{case.label}] {exc}", n)
+        msg = _compare(check, case, expected, got)
+        if msg:
+            hint = _misconception(check, case, state, got)
+            return CheckResult(check.name, False, f"[{case.label}] {msg}{hint}", n)
+    return CheckResult(check.name, True, f"{n} cases passed", n)
+
+
+def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str | None:
+    if case.init is not None and got.param_shapes != expected.param_shapes:
+        want = {k: tuple(v) for k, v in expected.param_shapes.items()}
+        have = {k: tuple(v) for k, v in got.param_shapes.items()}
+        missing = sorted(set(want) - set(have))
+        extra = sorted(set(have) - set(want))
+        if missing or extra:
+            return f"parameter names differ: missing {missing}, unexpected {extra}"
+        diff = [f"{k}: expected {want[k]}, got {have[k]}" for k in want if want[k] != have[k]]
+        return "parameter shapes differ: " + "; ".join(diff)
+    if check.compare is not None:
+        return check.compare(case, expected, got)
+    if len(got.outputs) != len(expected.outputs):
+        return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
+    for i, (e, g) in enumerate(zip(expected.outputs, got.outputs)):
+        where = "output" if len(expected.outputs) == 1 else f"output of step {i}"
+        msg = diagnose(e, g, check.tol, where)
+        if msg:
+            return msg
+    for j, (e, g) in zip(case.grad_wrt, zip(expected.input_grads, got.input_grads)):
+        msg = diagnose(e, g, check.tol, f"gradient of argument {j}")
+        if msg:
+            return msg
+    for name, e in expected.param_grads.items():
+        msg = diagnose(e, got.param_grads.get(name), check.tol, f"gradient of parameter {name!r}")
+        if msg:
+            return msg
+    return None
+
+
+def _misconception(check: Check, case: Case, state, got: Outcome) -> str:
+    for label, variant in check.misconceptions.items():
+        try:
+            wrong = call_target(variant, Case(case.label, case.steps, case.init, (), False, "cpu"),
+                                state, None)
+        except Exception:  # a variant that cannot run on this case says nothing
+            continue
+        if all(diagnose(w, g, check.tol) is None for w, g in zip(wrong.outputs, got.outputs)):
+            return f". Your output matches a common mistake: {label}."
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# In-kernel use from notebooks.
+
+
+class InKernelExecutor:
+    """Calls the student's object directly, in the caller's process (not authoritative)."""
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def run(self, target, case, state, cotangent) -> Outcome:
+        try:
+            return call_target(self.obj, case, state, cotangent)
+        except StudentError:
+            raise
+        except NotImplementedError:
+            raise StudentError("not implemented yet (the cell still raises NotImplementedError)") from None
+        except Exception as exc:  # the student's exception is the diagnosis
+            raise StudentError(f"raised {type(exc).__name__}: {str(exc)[:500]}") from None
+
+
+def check(name: str, obj: Any) -> None:
+    """Run check ``name`` against ``obj`` here, raising AssertionError with a diagnosis on failure."""
+    spec = get_check(name)
+    result = run_check(spec, InKernelExecutor(obj), seed_for(name))
+    if not result.passed:
+        raise AssertionError(f"{name}: {result.message}")
+    extra = (" These are the visible checks; the grader runs more cases (other shapes, dtypes, "
+             "gradients, edge cases) with inputs you cannot see." if spec.visible else "")
+    print(f"{name}: {result.message}.{extra}")

@@ -1,0 +1,80 @@
+"""Recording grades in nbgrader's gradebook (SQLite or PostgreSQL) and exporting them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder.errors import CourseError
+from autograder.grading import write_atomic
+from autograder.layout import Course
+from autograder.release import generate
+
+
+def default_url(out: Path) -> str:
+    return f"sqlite:///{(out / 'gradebook.db').resolve()}"
+
+
+def _open(url: str) -> Gradebook:
+    try:
+        return Gradebook(url)
+    except Exception as exc:
+        raise CourseError(f"cannot open the gradebook at {url} ({str(exc).splitlines()[0][:200]}); "
+                          "check the --db URL and that the server is running.") from None
+
+
+def ensure_assignment(course: Course, assignment: str, url: str) -> None:
+    """Make sure the gradebook knows the assignment's notebooks and grade cells (nbgrader's way)."""
+    with _open(url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(course, assignment, Path(tmp), db_url=url)
+
+
+def record(url: str, results: list[dict[str, Any]]) -> None:
+    """Write auto scores for every result (idempotent: rerunning overwrites with the same values)."""
+    with _open(url) as gb:
+        for r in results:
+            gb.update_or_create_student(r["student_id"])
+            gb.update_or_create_submission(r["assignment"], r["student_id"])
+            for nb in r["notebooks"]:
+                stem = Path(nb["notebook"]).stem
+                for part in nb["parts"]:
+                    grade = gb.find_grade(part["grade_id"], stem, r["assignment"], r["student_id"])
+                    grade.auto_score = part["score"]
+                    grade.needs_manual_grade = False
+            gb.db.commit()
+
+
+def export(url: str, assignment: str, out: Path) -> int:
+    with _open(url) as gb:
+        try:
+            a = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise CourseError(f"the gradebook has no assignment {assignment!r}; grade it first.") from None
+        rows = []
+        for sub in sorted(a.submissions, key=lambda s: s.student.id):
+            row = {"student_id": sub.student.id, "assignment": assignment,
+                   "score": f"{sub.score:g}", "max_score": f"{sub.max_score:g}"}
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    row[f"{nb.name}:{g.name}"] = f"{g.score:g}"
+            rows.append(row)
+    fields = ["student_id", "assignment", "score", "max_score"]
+    fields += sorted({k for r in rows for k in r} - set(fields))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(out, buf.getvalue())
+    return len(rows)

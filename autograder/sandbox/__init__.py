@@ -1,0 +1,1 @@
+"""Run untrusted student code in a separate, limited process; only data crosses back."""

@@ -1,0 +1,109 @@
+"""The sandboxed side: runs the student's answer cells, then answers calls with data only.
+
+Everything here runs *after* :func:`autograder.sandbox.limits.enter`, in a process the parent
+treats as hostile. It can lie; the parent checks every reply's size, shape and values.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from typing import Any
+
+import torch
+
+from autograder.checks.spec import Case, Outcome, Step, StudentError, call_target
+from autograder.checks.values import EncodeError, decode, encode
+from autograder.sandbox import limits as limits_mod
+from autograder.sandbox import protocol
+
+MAX_REQUEST = 2**31
+
+
+def _short_tb(exc: BaseException, limit: int = 1500) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    tb = traceback.extract_tb(exc.__traceback__)
+    student = [f for f in tb if f.filename.startswith("<answer")]
+    where = f" (in {student[-1].filename[1:-1]}, line {student[-1].lineno})" if student else ""
+    return ("".join(lines).strip() + where)[:limit]
+
+
+def decode_case(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[Case, Any, Any]:
+    steps = [Step(tuple(decode(s["args"], tensors)), decode(s["kwargs"], tensors), s.get("method"))
+             for s in header["steps"]]
+    case = Case(label=str(header["label"]), steps=steps, init=decode(header["init"], tensors),
+                grad_wrt=tuple(int(i) for i in header["grad_wrt"]),
+                param_grads=bool(header["param_grads"]), device=str(header["device"]))
+    state = {k[2:]: v for k, v in tensors.items() if k.startswith("s:")} if header["has_state"] else None
+    cot = tensors.get("cotangent")
+    return case, state, cot
+
+
+def encode_case(case: Case, state, cotangent) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    tensors: dict[str, torch.Tensor] = {}
+    header = {
+        "label": case.label,
+        "steps": [{"args": encode(list(s.args), tensors), "kwargs": encode(s.kwargs, tensors),
+                   "method": s.method} for s in case.steps],
+        "init": encode(case.init, tensors),
+        "grad_wrt": list(case.grad_wrt), "param_grads": case.param_grads, "device": case.device,
+        "has_state": state is not None,
+    }
+    for k, v in (state or {}).items():
+        tensors["s:" + k] = v
+    if cotangent is not None:
+        tensors["cotangent"] = cotangent
+    return header, tensors
+
+
+def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    tensors: dict[str, torch.Tensor] = {}
+    header = {
+        "outputs": encode(out.outputs, tensors),
+        "input_grads": encode(out.input_grads, tensors),
+        "param_grads": encode(out.param_grads, tensors),
+        "param_shapes": out.param_shapes,
+        "sleeper_calls": out.sleeper_calls,
+    }
+    return header, tensors
+
+
+def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
+    """Confine this process, then loop: ``exec`` answer cells, ``run`` cases, ``bye``."""
+    missing = limits_mod.enter(limits, workdir)
+    torch.set_num_threads(1)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    protocol.send(sock, {"ok": True, "sandbox_missing": missing})
+    while True:
+        try:
+            header, tensors = protocol.recv(sock, MAX_REQUEST)
+        except protocol.ProtocolError:
+            return
+        op = header.get("op")
+        if op == "exec":
+            errors = []
+            for i, cell in enumerate(header["cells"]):
+                try:
+                    exec(compile(cell["source"], f"<answer {cell['name']}>", "exec"), namespace)
+                except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+                    errors.append({"cell": cell["name"], "error": _short_tb(exc)})
+            protocol.send(sock, {"ok": True, "errors": errors})
+        elif op == "run":
+            try:
+                obj = namespace.get(header["target"])
+                if obj is None:
+                    raise StudentError(f"`{header['target']}` is not defined by your answer cells")
+                case, state, cot = decode_case(header["case"], tensors)
+                out = call_target(obj, case, state, cot)
+                reply, blobs = encode_outcome(out)
+                protocol.send(sock, {"ok": True, **reply}, blobs)
+            except StudentError as exc:
+                protocol.send(sock, {"ok": False, "error": str(exc)})
+            except EncodeError as exc:
+                protocol.send(sock, {"ok": False, "error": f"returned a value that cannot be graded: {exc}"})
+            except NotImplementedError:
+                protocol.send(sock, {"ok": False, "error": "not implemented (raises NotImplementedError)"})
+            except BaseException as exc:
+                protocol.send(sock, {"ok": False, "error": "raised " + _short_tb(exc)})
+        else:
+            return

@@ -1,0 +1,200 @@
+"""The trusted side of the sandbox: start a zygote, spawn one confined child per student, talk data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from autograder.checks.spec import Case, Outcome, StudentError
+from autograder.checks.values import EncodeError, decode
+from autograder.sandbox import protocol
+from autograder.sandbox.child import encode_case
+from autograder.sandbox.limits import Limits
+
+_uids = itertools.count(int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100)
+_uid_lock = threading.Lock()
+
+
+def _next_uid() -> int:
+    with _uid_lock:
+        return next(_uids)
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (catches children that escaped the process group)."""
+    for _ in range(3):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found = True
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+        if not found:
+            return
+
+
+class Zygote:
+    """One pre-warmed fork server (torch imported once). Restarted if it dies."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.ctrl: socket.socket | None = None
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = socket.socketpair()
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+        env.update({"OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.sandbox.zygote", str(child.fileno())],
+            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        child.close()
+        self.ctrl = parent
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def spawn(self, limits: Limits, timeout: float) -> Session:
+        for attempt in range(2):
+            if not self.alive():
+                self._start()
+            ours, theirs = socket.socketpair()
+            uid = _next_uid() if os.geteuid() == 0 else None
+            req = {"limits": {k: v for k, v in asdict(limits).items() if k != "uid"}, "uid": uid}
+            try:
+                self.ctrl.settimeout(120)
+                socket.send_fds(self.ctrl, [json.dumps(req).encode()], [theirs.fileno()])
+                line = b""
+                while not line.endswith(b"\n"):
+                    chunk = self.ctrl.recv(4096)
+                    if not chunk:
+                        raise OSError("zygote closed")
+                    line += chunk
+                info = json.loads(line)
+            except (OSError, ValueError):
+                theirs.close()
+                ours.close()
+                self.close()
+                if attempt:
+                    raise
+                continue
+            theirs.close()
+            session = Session(ours, info["pid"], info["workdir"], uid, timeout)
+            session.hello()
+            return session
+        raise RuntimeError("unreachable")
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        if self.ctrl is not None:
+            self.ctrl.close()
+        self.proc, self.ctrl = None, None
+
+
+class Session:
+    """One confined child holding one student's namespace. Implements the checks' Executor."""
+
+    max_reply = 256 * 2**20
+
+    def __init__(self, sock: socket.socket, pid: int, workdir: str, uid: int | None, timeout: float):
+        self.sock, self.pid, self.workdir, self.uid, self.timeout = sock, pid, workdir, uid, timeout
+        self.dead = False
+        self.sandbox_missing: list[str] = []
+
+    def _call(self, header: dict[str, Any], tensors=None, timeout: float | None = None):
+        if self.dead:
+            raise StudentError("the sandboxed process is no longer running")
+        self.sock.settimeout(timeout or self.timeout)
+        try:
+            protocol.send(self.sock, header, tensors)
+            return protocol.recv(self.sock, self.max_reply)
+        except TimeoutError:
+            self.kill()
+            raise StudentError(f"did not finish within {timeout or self.timeout:g} s (time limit); "
+                               "look for an infinite loop or work that grows too fast") from None
+        except (OSError, protocol.ProtocolError) as exc:
+            reason = self._death_reason()
+            self.kill()
+            raise StudentError(reason or f"the sandboxed process failed: {exc}") from None
+
+    def _death_reason(self) -> str:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = 0, 0
+        if pid and os.WIFSIGNALED(status):
+            sig = signal.Signals(os.WTERMSIG(status)).name
+            why = {"SIGXCPU": "ran out of CPU time", "SIGSEGV": "crashed (segmentation fault)",
+                   "SIGKILL": "was killed (memory or process limit?)"}.get(sig, f"died with {sig}")
+            return f"the process running your code {why}"
+        return ("the process running your code exited or crashed (sys.exit, os._exit, a crash, or "
+                "running out of memory)")
+
+    def hello(self) -> None:
+        self.sock.settimeout(60)
+        try:
+            header, _ = protocol.recv(self.sock, 2**20)
+        except (OSError, protocol.ProtocolError) as exc:
+            self.kill()
+            raise RuntimeError(f"the sandbox did not start: {exc}") from None
+        self.sandbox_missing = [str(m) for m in header.get("sandbox_missing", [])][:10]
+
+    def exec_cell(self, name: str, source: str, timeout: float) -> str | None:
+        header, _ = self._call({"op": "exec", "cells": [{"name": name, "source": source}]},
+                               timeout=timeout)
+        errors = header.get("errors") or []
+        if errors:
+            return str(errors[0].get("error", "error"))[:2000]
+        return None
+
+    def run(self, target: str, case: Case, state, cotangent) -> Outcome:
+        head, tensors = encode_case(case, state, cotangent)
+        reply, blobs = self._call({"op": "run", "target": target, "case": head}, tensors)
+        if not reply.get("ok"):
+            raise StudentError(str(reply.get("error", "failed"))[:2000])
+        try:
+            out = Outcome(
+                outputs=decode(reply["outputs"], blobs),
+                input_grads=decode(reply["input_grads"], blobs),
+                param_grads=decode(reply["param_grads"], blobs),
+                param_shapes={str(k): [int(x) for x in v] for k, v in dict(reply["param_shapes"]).items()},
+                sleeper_calls=[int(c) for c in reply["sleeper_calls"]],
+            )
+        except (EncodeError, KeyError, TypeError, ValueError):
+            raise StudentError("the sandboxed process sent back malformed data") from None
+        if not isinstance(out.outputs, list) or not isinstance(out.param_grads, dict):
+            raise StudentError("the sandboxed process sent back malformed data")
+        return out
+
+    def kill(self) -> None:
+        self.dead = True
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.uid is not None:
+            kill_uid(self.uid)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,131 @@
+"""Confinement applied inside the forked child before any student code runs (Linux).
+
+What it guarantees, in order of application:
+
+* its own session and process group (killed whole afterwards), and stdin/stdout/stderr on /dev/null;
+* as root, when the kernel allows it: new mount and network namespaces (no network at all; the
+  course's ``solutions/``, ``course/``, ``autograder/``, ``tests/``, the submissions, the output
+  folder and the gradebook hidden under empty read-only mounts; root's home hidden except the
+  Python installation), then a fresh unprivileged uid/gid per student, so it cannot signal the
+  grader or other students, or write outside its temporary working directory;
+* rlimits: CPU seconds, address space (CPU-only machines: CUDA needs a huge address space),
+  file size, open files, processes (per uid), no core dumps;
+* a scrubbed environment and a temporary working directory.
+
+Without root or namespaces (a laptop, a locked-down container) only the process, rlimit, timeout
+and environment parts hold; the student code can then read what the grader's user can read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+from dataclasses import dataclass, field
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+@dataclass
+class Limits:
+    cpu_s: int = 120
+    memory_mb: int = 3072
+    file_mb: int = 16
+    nproc: int = 64
+    nofile: int = 256
+    hide: list[str] = field(default_factory=list)
+    uid: int | None = None  # unprivileged uid to switch to (root only)
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(libc, src, target, fstype, flags, data=None) -> None:
+    enc = (lambda s: s.encode() if isinstance(s, str) else s)
+    if libc.mount(enc(src), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _expose_python(libc, uid: int) -> None:
+    """Keep the interpreter's files readable after the uid switch when they live in root's home."""
+    prefix = os.path.realpath(sys.base_prefix)
+    home = "/root"
+    if not prefix.startswith(home + "/") or os.stat(home).st_mode & 0o005 == 0o005:
+        return
+    staging = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+    stash = os.path.join(staging, f".pyprefix-{os.getpid()}")
+    os.makedirs(stash, exist_ok=True)
+    _mount(libc, prefix, stash, None, MS_BIND | MS_REC)
+    _mount(libc, "tmpfs", home, "tmpfs", 0, "mode=0755,size=64k")
+    os.makedirs(prefix, exist_ok=True)
+    _mount(libc, stash, prefix, None, MS_MOVE)
+
+
+def enter(limits: Limits, workdir: str) -> list[str]:
+    """Confine the current (child) process. Returns what could not be applied, for the report."""
+    missing: list[str] = []
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    is_root = os.geteuid() == 0
+    ns_ok = False
+    if is_root:
+        libc = _libc()
+        try:
+            if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "unshare")
+            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+            for path in limits.hide:
+                if os.path.isdir(path):
+                    _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY, "size=4k")
+                elif os.path.exists(path):
+                    _mount(libc, os.devnull, path, None, MS_BIND)
+            if limits.uid is not None:
+                _expose_python(libc, limits.uid)
+            ns_ok = True
+        except OSError as exc:
+            missing.append(f"namespaces ({exc})")
+    else:
+        missing.append("namespaces and uid switch (grader not running as root)")
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
+                       "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"})
+    mb = 2**20
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.nofile, limits.nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if not os.path.exists("/dev/nvidia0"):
+        vm = _vm_size() + limits.memory_mb * mb
+        resource.setrlimit(resource.RLIMIT_AS, (vm, vm))
+    else:
+        missing.append("address-space limit (CUDA present)")
+    if ns_ok and limits.uid is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
+        os.setgroups([])
+        os.setgid(limits.uid)
+        os.setuid(limits.uid)
+    else:
+        missing.append("uid switch and process-count limit")
+    return missing
