@@ -123,6 +123,10 @@ def export(assignment: Annotated[str, typer.Option("--assignment")],
 
 
 def main() -> None:
+    # nbgrader runs `alembic` from PATH when it creates a gradebook: make the venv's bin visible.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     try:
         app(standalone_mode=False)
     except CourseError as exc:
@@ -142,5 +146,3 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
-    finally:
-        os.environ.pop("_AUTOGRADER_CLI", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def ensure_assignment(course: Course, assignment: str, url: str) -> None:
 
 def record(url: str, results: list[dict[str, Any]]) -> None:
     """Write auto scores for every result (idempotent: rerunning overwrites with the same values)."""
-    with _open(url) as gb:
+    with _open(url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush chatter
         for r in results:
             gb.update_or_create_student(r["student_id"])
             gb.update_or_create_submission(r["assignment"], r["student_id"])

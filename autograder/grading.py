@@ -81,9 +81,13 @@ def grade_notebook(zygote: Zygote, source: SourceNotebook, data: bytes | None, s
     try:
         for part in source.parts:
             checks = []
+            broken = None  # a time-out or crash ends the part: the other checks would repeat it
             for name in part.checks:
                 if run is None:
                     checks.append({"name": name, "passed": False, "message": "no answer to grade"})
+                    continue
+                if broken:
+                    checks.append({"name": name, "passed": False, "message": f"not run: {broken}"})
                     continue
                 spec = get_check(name)
                 try:
@@ -95,6 +99,8 @@ def grade_notebook(zygote: Zygote, source: SourceNotebook, data: bytes | None, s
                     checks.append({"name": name, "passed": result.passed, "message": result.message})
                 except StudentError as exc:
                     checks.append({"name": name, "passed": False, "message": str(exc)})
+                if run.session is not None and run.session.dead:
+                    broken = checks[-1]["message"]
             passed = sum(c["passed"] for c in checks)
             score = round(part.points * passed / len(checks), 4) if checks else 0.0
             parts.append({"grade_id": part.grade_id, "points": part.points, "score": score,

@@ -28,7 +28,7 @@ cells = [
 Implement the three functions below. Each has a **docstring contract**; keep the names and
 signatures. Run the test cell after each answer: it runs *visible* checks that explain any
 mismatch. The grader runs more cases than you see here (other shapes, dtypes, gradients, edge
-cases) in a separate process, with **60 s and 3 GB per answer**.
+cases) in a separate process, with **20 s per call and 3 GB of memory**.
 
 Read alongside: the book's *Prologue* chapter (tensors and dtypes; devices, timing and the roofline).
 """),
@@ -153,7 +153,7 @@ check("prologue.time_fn", time_fn)
 nb = new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
 nb.metadata["language_info"] = {"name": "python"}
-nb.metadata["autograder"] = {"timeout_s": 60, "memory_mb": 3072, "cpu_s": 120}
+nb.metadata["autograder"] = {"timeout_s": 20, "memory_mb": 3072, "cpu_s": 120}
 out = Path(__file__).resolve().parents[1] / "solutions" / "00-prologue" / "prologue.ipynb"
 out.parent.mkdir(parents=True, exist_ok=True)
 nbformat.write(nb, str(out))
