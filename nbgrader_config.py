@@ -2,6 +2,7 @@
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 c.CourseDirectory.root = "."
+c.CourseDirectory.course_id = "transformer-workloads"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"

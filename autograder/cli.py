@@ -15,8 +15,12 @@ from rich.table import Table
 from autograder.errors import CourseError
 from autograder.layout import Course
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Release, validate and grade the course's nbgrader assignments.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Release, validate and grade the course's nbgrader assignments.",
+)
 console = Console(stderr=False)
 err = Console(stderr=True)
 
@@ -30,9 +34,11 @@ def _assignments(course: Course, assignment: str | None, all_: bool) -> list[str
 
 
 @app.command()
-def release(assignment: Annotated[str | None, typer.Argument()] = None,
-            all_: Annotated[bool, typer.Option("--all")] = False,
-            check: Annotated[bool, typer.Option("--check", help="exit 1 if exercises/ is stale")] = False):
+def release(
+    assignment: Annotated[str | None, typer.Argument()] = None,
+    all_: Annotated[bool, typer.Option("--all")] = False,
+    check: Annotated[bool, typer.Option("--check", help="exit 1 if exercises/ is stale")] = False,
+):
     """Generate exercises/ from solutions/ (nbgrader generate_assignment)."""
     from autograder import release as rel
 
@@ -46,15 +52,21 @@ def release(assignment: Annotated[str | None, typer.Argument()] = None,
             console.print(f"released {name} -> {path.relative_to(course.root)}")
     if check:
         if stale:
-            err.print("exercises/ is out of date with solutions/: " + ", ".join(stale)
-                      + ". Run `python -m autograder release --all` and commit the result.")
+            print(
+                "exercises/ is out of date with solutions/: "
+                + ", ".join(stale)
+                + ". Run `python -m autograder release --all` and commit the result.",
+                file=sys.stderr,
+            )
             raise typer.Exit(1)
         console.print("exercises/ is up to date with solutions/.")
 
 
 @app.command()
-def validate(assignment: Annotated[str | None, typer.Argument()] = None,
-             all_: Annotated[bool, typer.Option("--all")] = False):
+def validate(
+    assignment: Annotated[str | None, typer.Argument()] = None,
+    all_: Annotated[bool, typer.Option("--all")] = False,
+):
     """Check that source notebooks score full marks and released stubs score zero."""
     from autograder.service import validate_assignment
 
@@ -65,8 +77,14 @@ def validate(assignment: Annotated[str | None, typer.Argument()] = None,
         for row in validate_assignment(course, name):
             good = row["solution"] == row["max"] and row["stub"] == 0
             ok &= good
-            table.add_row(name, row["notebook"], f"{row['solution']:g}", f"{row['stub']:g}",
-                          f"{row['max']:g}", "[green]yes" if good else "[red]NO")
+            table.add_row(
+                name,
+                row["notebook"],
+                f"{row['solution']:g}",
+                f"{row['stub']:g}",
+                f"{row['max']:g}",
+                "[green]yes" if good else "[red]NO",
+            )
             for problem in row["problems"]:
                 err.print(f"  {name}/{row['notebook']}: {problem}")
     console.print(table)
@@ -75,48 +93,75 @@ def validate(assignment: Annotated[str | None, typer.Argument()] = None,
 
 
 @app.command()
-def grade(assignment: Annotated[str, typer.Option("--assignment")],
-          submissions: Annotated[Path, typer.Option("--submissions")],
-          out: Annotated[Path, typer.Option("--out")],
-          workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
-          db: Annotated[str | None, typer.Option("--db", help="gradebook URL (default: OUT/gradebook.db)")] = None,
-          quiet: Annotated[bool, typer.Option("--quiet")] = False):
+def grade(
+    assignment: Annotated[str, typer.Option("--assignment")],
+    submissions: Annotated[Path, typer.Option("--submissions")],
+    out: Annotated[Path, typer.Option("--out")],
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
+    db: Annotated[
+        str | None, typer.Option("--db", help="gradebook URL (default: OUT/gradebook.db)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet")] = False,
+):
     """Grade a class in sandboxed workers; resumable (rerun the same command after an interruption)."""
     from autograder.service import grade_class
 
     course = Course.find()
     course.check_assignment(assignment)
-    progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console, disable=quiet)
+    progress = Progress(
+        TextColumn("grading {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
     with progress:
         task = progress.add_task(assignment, total=None)
 
         def tick(result, cached):
             progress.update(task, advance=1)
 
-        results, total = grade_class(course, assignment, submissions, out, workers, db,
-                                     on_result=tick, on_total=lambda n: progress.update(task, total=n))
-    table = Table("student", "score", "max", "notes", title=f"{assignment}: {len(results)} students")
+        results, total = grade_class(
+            course,
+            assignment,
+            submissions,
+            out,
+            workers,
+            db,
+            on_result=tick,
+            on_total=lambda n: progress.update(task, total=n),
+        )
+    table = Table(
+        "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
+    )
     for r in sorted(results, key=lambda r: r["student_id"]):
-        table.add_row(r["student_id"], f"{r['score']:g}", f"{r['max_score']:g}",
-                      "; ".join(r["notes"])[:80])
+        table.add_row(
+            r["student_id"], f"{r['score']:g}", f"{r['max_score']:g}", "; ".join(r["notes"])[:80]
+        )
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
 
 
 @app.command()
-def export(assignment: Annotated[str, typer.Option("--assignment")],
-           out: Annotated[Path, typer.Option("--out")],
-           db: Annotated[str | None, typer.Option("--db")] = None,
-           results: Annotated[Path | None, typer.Option("--from", help="grading OUT folder whose gradebook to use")] = None):
+def export(
+    assignment: Annotated[str, typer.Option("--assignment")],
+    out: Annotated[Path, typer.Option("--out")],
+    db: Annotated[str | None, typer.Option("--db")] = None,
+    results: Annotated[
+        Path | None, typer.Option("--from", help="grading OUT folder whose gradebook to use")
+    ] = None,
+):
     """Export one assignment's grades from the gradebook to CSV."""
     from autograder import gradebook
 
     if db is None:
         folder = results or Path("grading-out")
         if not (folder / "gradebook.db").is_file():
-            raise CourseError(f"no gradebook at {folder / 'gradebook.db'}; pass --db URL or --from OUT.")
+            raise CourseError(
+                f"no gradebook at {folder / 'gradebook.db'}; pass --db URL or --from OUT."
+            )
         db = gradebook.default_url(folder)
     n = gradebook.export(db, assignment, out)
     console.print(f"exported {n} students to {out}")
@@ -130,14 +175,14 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CourseError as exc:
-        err.print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
     except (typer.BadParameter, typer.Abort) as exc:
-        err.print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:  # click usage errors
         import click

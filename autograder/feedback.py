@@ -19,20 +19,24 @@ def render(result: dict[str, Any], nb: dict[str, Any]) -> str:
     for part in nb["parts"]:
         for c in part["checks"]:
             cls = "pass" if c["passed"] else "fail"
-            rows.append(f"<tr><td>{e(part['grade_id'])}</td><td>{e(c['name'])}</td>"
-                        f"<td class={cls}>{'passed' if c['passed'] else 'failed'}</td>"
-                        f"<td><code>{e(c['message'])}</code></td></tr>")
-        rows.append(f"<tr><th colspan=3>{e(part['grade_id'])}: points</th>"
-                    f"<th>{part['score']:g} / {part['points']:g}</th></tr>")
+            rows.append(
+                f"<tr><td>{e(part['grade_id'])}</td><td>{e(c['name'])}</td>"
+                f"<td class={cls}>{'passed' if c['passed'] else 'failed'}</td>"
+                f"<td><code>{e(c['message'])}</code></td></tr>"
+            )
+        rows.append(
+            f"<tr><th colspan=3>{e(part['grade_id'])}: points</th>"
+            f"<th>{part['score']:g} / {part['points']:g}</th></tr>"
+        )
     notes = "".join(f"<li>{e(n)}</li>" for n in nb["notes"]) or "<li>none</li>"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Feedback: {e(nb['notebook'])}</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Feedback: {e(nb["notebook"])}</title>
 <style>{_STYLE}</style></head><body>
-<h1>{e(result['assignment'])} / {e(nb['notebook'])}</h1>
-<p>Student <b>{e(result['student_id'])}</b>: <b>{nb['score']:g} / {nb['max_score']:g}</b> points.</p>
+<h1>{e(result["assignment"])} / {e(nb["notebook"])}</h1>
+<p>Student <b>{e(result["student_id"])}</b>: <b>{nb["score"]:g} / {nb["max_score"]:g}</b> points.</p>
 <p>Each part was graded by running your answer cells in a separate process and comparing their
 results with the reference on inputs you have not seen (random shapes, dtypes, gradients, edge
 cases). Passing the visible checks in the notebook does not guarantee these pass.</p>
-<table><tr><th>part</th><th>check</th><th>result</th><th>why</th></tr>{''.join(rows)}</table>
+<table><tr><th>part</th><th>check</th><th>result</th><th>why</th></tr>{"".join(rows)}</table>
 <h2>Notes</h2><ul>{notes}</ul></body></html>"""
 
 

@@ -20,12 +20,25 @@ def default_url(out: Path) -> str:
     return f"sqlite:///{(out / 'gradebook.db').resolve()}"
 
 
+COURSE_ID = "transformer-workloads"  # as in nbgrader_config.py (PostgreSQL enforces the course row)
+
+
+def normalize_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the pinned driver is psycopg2."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
 def _open(url: str) -> Gradebook:
+    url = normalize_url(url)
     try:
-        return Gradebook(url)
+        return Gradebook(url, course_id=COURSE_ID)
     except Exception as exc:
-        raise CourseError(f"cannot open the gradebook at {url} ({str(exc).splitlines()[0][:200]}); "
-                          "check the --db URL and that the server is running.") from None
+        raise CourseError(
+            f"cannot open the gradebook at {url} ({str(exc).splitlines()[0][:200]}); "
+            "check the --db URL and that the server is running."
+        ) from None
 
 
 def ensure_assignment(course: Course, assignment: str, url: str) -> None:
@@ -39,7 +52,7 @@ def ensure_assignment(course: Course, assignment: str, url: str) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        generate(course, assignment, Path(tmp), db_url=url)
+        generate(course, assignment, Path(tmp), db_url=normalize_url(url))
 
 
 def record(url: str, results: list[dict[str, Any]]) -> None:
@@ -63,11 +76,17 @@ def export(url: str, assignment: str, out: Path) -> int:
         try:
             a = gb.find_assignment(assignment)
         except MissingEntry:
-            raise CourseError(f"the gradebook has no assignment {assignment!r}; grade it first.") from None
+            raise CourseError(
+                f"the gradebook has no assignment {assignment!r}; grade it first."
+            ) from None
         rows = []
         for sub in sorted(a.submissions, key=lambda s: s.student.id):
-            row = {"student_id": sub.student.id, "assignment": assignment,
-                   "score": f"{sub.score:g}", "max_score": f"{sub.max_score:g}"}
+            row = {
+                "student_id": sub.student.id,
+                "assignment": assignment,
+                "score": f"{sub.score:g}",
+                "max_score": f"{sub.max_score:g}",
+            }
             for nb in sub.notebooks:
                 for g in nb.grades:
                     row[f"{nb.name}:{g.name}"] = f"{g.score:g}"

@@ -30,15 +30,26 @@ class GradeSettings:
 class NotebookRun:
     """The student's program in a sandbox, replayed into a fresh child whenever one dies."""
 
-    def __init__(self, zygote: Zygote, source: SourceNotebook, answers: dict[str, str],
-                 settings: GradeSettings):
+    def __init__(
+        self,
+        zygote: Zygote,
+        source: SourceNotebook,
+        answers: dict[str, str],
+        settings: GradeSettings,
+    ):
         self.zygote, self.source, self.answers = zygote, source, answers
         s = source.settings
-        self.limits = Limits(cpu_s=int(s.get("cpu_s", 120)), memory_mb=int(s.get("memory_mb", 3072)),
-                             hide=settings.hidden)
+        self.limits = Limits(
+            cpu_s=int(s.get("cpu_s", 120)),
+            memory_mb=int(s.get("memory_mb", 3072)),
+            hide=settings.hidden,
+        )
         self.cell_timeout = float(s.get("timeout_s", 60))
-        self.program = [(gid or f"setup-{i}", src if kind == "setup" else answers.get(gid, ""))
-                        for i, (kind, gid, src) in enumerate(source.cells) if kind != "test"]
+        self.program = [
+            (gid or f"setup-{i}", src if kind == "setup" else answers.get(gid, ""))
+            for i, (kind, gid, src) in enumerate(source.cells)
+            if kind != "test"
+        ]
         self.bad: set[str] = set()
         self.cell_errors: dict[str, str] = {}
         self.session: Session | None = None
@@ -66,8 +77,13 @@ class NotebookRun:
             self.session.kill()
 
 
-def grade_notebook(zygote: Zygote, source: SourceNotebook, data: bytes | None, student_id: str,
-                   settings: GradeSettings) -> dict[str, Any]:
+def grade_notebook(
+    zygote: Zygote,
+    source: SourceNotebook,
+    data: bytes | None,
+    student_id: str,
+    settings: GradeSettings,
+) -> dict[str, Any]:
     parts = []
     notes: list[str] = []
     if data is None:
@@ -93,30 +109,43 @@ def grade_notebook(zygote: Zygote, source: SourceNotebook, data: bytes | None, s
                 try:
                     session = run.ensure()
                     session.timeout = part.timeout_s
-                    salt = student_id if settings.salt_with_student and os.environ.get(
-                        "AUTOGRADER_SECRET") else ""
+                    salt = (
+                        student_id
+                        if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET")
+                        else ""
+                    )
                     result = run_check(spec, session, seed_for(name, salt))
-                    checks.append({"name": name, "passed": result.passed, "message": result.message})
+                    checks.append(
+                        {"name": name, "passed": result.passed, "message": result.message}
+                    )
                 except StudentError as exc:
                     checks.append({"name": name, "passed": False, "message": str(exc)})
                 if run.session is not None and run.session.dead:
                     broken = checks[-1]["message"]
             passed = sum(c["passed"] for c in checks)
             score = round(part.points * passed / len(checks), 4) if checks else 0.0
-            parts.append({"grade_id": part.grade_id, "points": part.points, "score": score,
-                          "checks": checks})
+            parts.append(
+                {"grade_id": part.grade_id, "points": part.points, "score": score, "checks": checks}
+            )
     finally:
         if run is not None:
             run.close()
     if run is not None:
         notes += [f"answer cell {k!r}: {v}" for k, v in run.cell_errors.items()]
-    return {"notebook": source.name, "parts": parts, "notes": notes,
-            "score": round(sum(p["score"] for p in parts), 4), "max_score": source.max_score,
-            "sandbox_missing": run.sandbox_missing if run else []}
+    return {
+        "notebook": source.name,
+        "parts": parts,
+        "notes": notes,
+        "score": round(sum(p["score"] for p in parts), 4),
+        "max_score": source.max_score,
+        "sandbox_missing": run.sandbox_missing if run else [],
+    }
 
 
 def submission_key(assignment: str, sources: list[SourceNotebook], sub: Submission) -> str:
-    h = hashlib.sha256(f"{__version__}|{assignment}|{os.environ.get('AUTOGRADER_SECRET', '')}".encode())
+    h = hashlib.sha256(
+        f"{__version__}|{assignment}|{os.environ.get('AUTOGRADER_SECRET', '')}".encode()
+    )
     for s in sources:
         h.update(json.dumps([s.name, s.cells, [p.__dict__ for p in s.parts]]).encode())
     for name in sorted(sub.notebooks):
@@ -125,16 +154,27 @@ def submission_key(assignment: str, sources: list[SourceNotebook], sub: Submissi
     return h.hexdigest()
 
 
-def grade_submission(zygote: Zygote, assignment: str, sources: list[SourceNotebook],
-                     sub: Submission, settings: GradeSettings) -> dict[str, Any]:
-    notebooks = [grade_notebook(zygote, s, sub.notebooks.get(s.name), sub.student_id, settings)
-                 for s in sources]
+def grade_submission(
+    zygote: Zygote,
+    assignment: str,
+    sources: list[SourceNotebook],
+    sub: Submission,
+    settings: GradeSettings,
+) -> dict[str, Any]:
+    notebooks = [
+        grade_notebook(zygote, s, sub.notebooks.get(s.name), sub.student_id, settings)
+        for s in sources
+    ]
     notes = list(sub.notes) + [n for nb in notebooks for n in nb["notes"]]
-    return {"student_id": sub.student_id, "assignment": assignment,
-            "key": submission_key(assignment, sources, sub),
-            "score": round(sum(nb["score"] for nb in notebooks), 4),
-            "max_score": sum(nb["max_score"] for nb in notebooks),
-            "notebooks": notebooks, "notes": notes}
+    return {
+        "student_id": sub.student_id,
+        "assignment": assignment,
+        "key": submission_key(assignment, sources, sub),
+        "score": round(sum(nb["score"] for nb in notebooks), 4),
+        "max_score": sum(nb["max_score"] for nb in notebooks),
+        "notebooks": notebooks,
+        "notes": notes,
+    }
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -164,8 +204,12 @@ def write_csv(path: Path, sources: list[SourceNotebook], results: list[dict[str,
     cols = part_columns(sources)
     rows = []
     for r in sorted(results, key=lambda r: r["student_id"]):
-        row = {"student_id": r["student_id"], "assignment": r["assignment"],
-               "score": f"{r['score']:g}", "max_score": f"{r['max_score']:g}"}
+        row = {
+            "student_id": r["student_id"],
+            "assignment": r["assignment"],
+            "score": f"{r['score']:g}",
+            "max_score": f"{r['max_score']:g}",
+        }
         for nb in r["notebooks"]:
             for p in nb["parts"]:
                 row[f"{Path(nb['notebook']).stem}:{p['grade_id']}"] = f"{p['score']:g}"

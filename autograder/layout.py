@@ -21,8 +21,10 @@ class Course:
         for d in (here, *here.parents):
             if (d / "solutions").is_dir() and (d / "nbgrader_config.py").is_file():
                 return cls(d)
-        raise CourseError(f"{here} is not inside a course checkout (no solutions/ and "
-                          "nbgrader_config.py found above it); run the command from the repository.")
+        raise CourseError(
+            f"{here} is not inside a course checkout (no solutions/ and "
+            "nbgrader_config.py found above it); run the command from the repository."
+        )
 
     @property
     def solutions(self) -> Path:
@@ -33,8 +35,11 @@ class Course:
         return self.root / "exercises"
 
     def assignments(self) -> list[str]:
-        return sorted(p.name for p in self.solutions.iterdir()
-                      if p.is_dir() and ASSIGNMENT.match(p.name) and any(p.glob("*.ipynb")))
+        return sorted(
+            p.name
+            for p in self.solutions.iterdir()
+            if p.is_dir() and ASSIGNMENT.match(p.name) and any(p.glob("*.ipynb"))
+        )
 
     def check_assignment(self, name: str) -> str:
         if name not in self.assignments():
@@ -47,5 +52,7 @@ class Course:
 
     def hidden_paths(self) -> list[str]:
         """What a sandboxed student process must not see."""
-        return [str(self.root / d) for d in ("solutions", "course", "autograder", "tests",
-                                             "benchmarks", "book", ".git")]
+        return [
+            str(self.root / d)
+            for d in ("solutions", "course", "autograder", "tests", "benchmarks", "book", ".git")
+        ]

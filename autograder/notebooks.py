@@ -44,9 +44,13 @@ def check_calls(source: str) -> list[str]:
     """Names passed as the first argument of every ``check("name", ...)`` call in ``source``."""
     names = []
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
-                == "check" and node.args and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "check"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             names.append(node.args[0].value)
     return names
 
@@ -56,7 +60,9 @@ def load_source(path: Path) -> SourceNotebook:
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as exc:
-        raise CourseError(f"{path} is not a readable notebook ({exc}); fix or regenerate it.") from None
+        raise CourseError(
+            f"{path} is not a readable notebook ({exc}); fix or regenerate it."
+        ) from None
     settings = dict(nb.metadata.get("autograder", {}))
     default_timeout = float(settings.get("timeout_s", 60))
     cells, parts = [], []
@@ -70,8 +76,10 @@ def load_source(path: Path) -> SourceNotebook:
         elif meta.get("grade"):
             names = check_calls(cell.source)
             if not names:
-                raise CourseError(f"test cell {gid!r} in {path} calls no check(\"...\", ...): "
-                                  "every graded test cell must name its checks.")
+                raise CourseError(
+                    f'test cell {gid!r} in {path} calls no check("...", ...): '
+                    "every graded test cell must name its checks."
+                )
             timeout = float(cell.metadata.get("autograder", {}).get("timeout_s", default_timeout))
             parts.append(Part(gid, float(meta.get("points", 0)), names, timeout))
             cells.append(("test", gid, cell.source))
@@ -89,12 +97,16 @@ def answer_cells(data: bytes, source: SourceNotebook) -> tuple[dict[str, str], l
     used; outputs, test cells, points and all other metadata in the submission are ignored.
     """
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise CourseError(f"the notebook is {len(data) / 2**20:.0f} MB, over the "
-                          f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit")
+        raise CourseError(
+            f"the notebook is {len(data) / 2**20:.0f} MB, over the "
+            f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit"
+        )
     try:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception:
-        raise CourseError("the notebook is not valid JSON/nbformat (was it saved correctly?)") from None
+        raise CourseError(
+            "the notebook is not valid JSON/nbformat (was it saved correctly?)"
+        ) from None
     wanted = set(source.answer_ids)
     found: dict[str, str] = {}
     for cell in nb.get("cells", []):
@@ -106,8 +118,11 @@ def answer_cells(data: bytes, source: SourceNotebook) -> tuple[dict[str, str], l
         src = "".join(src) if isinstance(src, list) else src
         if isinstance(gid, str) and gid in wanted and gid not in found and isinstance(src, str):
             found[gid] = src
-    notes = [f"answer cell {gid!r} is missing from the submission" for gid in source.answer_ids
-             if gid not in found]
+    notes = [
+        f"answer cell {gid!r} is missing from the submission"
+        for gid in source.answer_ids
+        if gid not in found
+    ]
     return found, notes
 
 

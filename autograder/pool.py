@@ -25,7 +25,9 @@ class Pool(Protocol):
 class LocalPool:
     """N threads on this machine, each owning one long-lived worker state (a sandbox zygote)."""
 
-    def __init__(self, workers: int, make_state: Callable[[], Any], close_state: Callable[[Any], None]):
+    def __init__(
+        self, workers: int, make_state: Callable[[], Any], close_state: Callable[[Any], None]
+    ):
         self.workers = max(1, workers)
         self._make, self._close = make_state, close_state
         self._local = threading.local()

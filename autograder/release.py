@@ -17,8 +17,13 @@ from autograder.layout import Course
 def _nbgrader(course: Course, *args: str) -> None:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course.root, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise CourseError(f"nbgrader {args[0]} failed; its output ends with:\n{tail}")
@@ -28,8 +33,15 @@ def generate(course: Course, assignment: str, release_dir: Path, db_url: str | N
     """Run ``nbgrader generate_assignment`` for ``assignment`` into ``release_dir``."""
     with tempfile.TemporaryDirectory() as tmp:
         db = db_url or f"sqlite:///{tmp}/gradebook.db"
-        _nbgrader(course, "generate_assignment", assignment, "--force", f"--db={db}",
-                  f"--CourseDirectory.release_directory={release_dir}", "--log-level=WARN")
+        _nbgrader(
+            course,
+            "generate_assignment",
+            assignment,
+            "--force",
+            f"--db={db}",
+            f"--CourseDirectory.release_directory={release_dir}",
+            "--log-level=WARN",
+        )
 
 
 def _normalised(path: Path) -> str:
@@ -44,7 +56,8 @@ def stale_files(course: Course, assignment: str) -> list[str]:
         fresh = Path(tmp) / assignment
         current = course.exercises / assignment
         names = {p.name for p in fresh.glob("*.ipynb")} | (
-            {p.name for p in current.glob("*.ipynb")} if current.is_dir() else set())
+            {p.name for p in current.glob("*.ipynb")} if current.is_dir() else set()
+        )
         stale = []
         for name in sorted(names):
             a, b = fresh / name, current / name

@@ -30,10 +30,17 @@ def load_sources(course: Course, assignment: str) -> list[SourceNotebook]:
     return [load_source(p) for p in course.source_notebooks(assignment)]
 
 
-def grade_class(course: Course, assignment: str, submissions_dir: Path, out: Path, workers: int,
-                db_url: str | None, on_result: Callable[[dict, bool], None] = lambda r, c: None,
-                on_total: Callable[[int], None] = lambda n: None,
-                pool: Pool | None = None) -> tuple[list[dict[str, Any]], int]:
+def grade_class(
+    course: Course,
+    assignment: str,
+    submissions_dir: Path,
+    out: Path,
+    workers: int,
+    db_url: str | None,
+    on_result: Callable[[dict, bool], None] = lambda r, c: None,
+    on_total: Callable[[int], None] = lambda n: None,
+    pool: Pool | None = None,
+) -> tuple[list[dict[str, Any]], int]:
     sources = load_sources(course, assignment)
     subs = discover(submissions_dir, assignment, [s.name for s in sources])
     out.mkdir(parents=True, exist_ok=True)
@@ -82,11 +89,15 @@ def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]
         for source in load_sources(course, assignment):
             released = course.exercises / assignment / source.name
             if not released.is_file():
-                raise CourseError(f"{released} is missing; run `python -m autograder release {assignment}`.")
+                raise CourseError(
+                    f"{released} is missing; run `python -m autograder release {assignment}`."
+                )
             problems = []
             scores = {}
-            for label, path in (("solution", course.solutions / assignment / source.name),
-                                ("stub", released)):
+            for label, path in (
+                ("solution", course.solutions / assignment / source.name),
+                ("stub", released),
+            ):
                 sub = Submission("validate", {source.name: path.read_bytes()})
                 result = grade_submission(zygote, assignment, [source], sub, settings)
                 scores[label] = result["score"]
@@ -94,10 +105,19 @@ def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]
                     for part in nb["parts"]:
                         for c in part["checks"]:
                             if (label == "solution") != c["passed"]:
-                                problems.append(f"{label}: {c['name']} "
-                                                f"{'passed' if c['passed'] else 'failed'}: {c['message']}")
-            rows.append({"notebook": source.name, "solution": scores["solution"],
-                         "stub": scores["stub"], "max": source.max_score, "problems": problems})
+                                problems.append(
+                                    f"{label}: {c['name']} "
+                                    f"{'passed' if c['passed'] else 'failed'}: {c['message']}"
+                                )
+            rows.append(
+                {
+                    "notebook": source.name,
+                    "solution": scores["solution"],
+                    "stub": scores["stub"],
+                    "max": source.max_score,
+                    "problems": problems,
+                }
+            )
     finally:
         zygote.close()
     return rows

@@ -20,10 +20,14 @@ class Submission:
 def discover(root: Path, assignment: str, expected: list[str]) -> list[Submission]:
     """Every student's submission under ``root``; raises CourseError for a wrong class folder."""
     if not root.exists():
-        raise CourseError(f"the submissions folder {root} does not exist; pass the folder that holds "
-                          "one folder or zip per student.")
+        raise CourseError(
+            f"the submissions folder {root} does not exist; pass the folder that holds "
+            "one folder or zip per student."
+        )
     if not root.is_dir():
-        raise CourseError(f"{root} is a file, not a folder; pass the folder that holds the submissions.")
+        raise CourseError(
+            f"{root} is a file, not a folder; pass the folder that holds the submissions."
+        )
     found: dict[str, Submission] = {}
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
@@ -35,16 +39,20 @@ def discover(root: Path, assignment: str, expected: list[str]) -> list[Submissio
         else:
             continue
         if not STUDENT_ID.match(sid):
-            raise CourseError(f"{entry.name!r} is not a valid student id (letters, digits, '_', '.', "
-                              "'-', '@'); rename it.")
+            raise CourseError(
+                f"{entry.name!r} is not a valid student id (letters, digits, '_', '.', "
+                "'-', '@'); rename it."
+            )
         if sid in found:
             raise CourseError(f"student {sid!r} has both a folder and a zip in {root}; keep one.")
         sub = Submission(sid)
         (_read_folder if entry.is_dir() else _read_zip)(entry, assignment, expected, sub)
         found[sid] = sub
     if not found:
-        raise CourseError(f"no submissions in {root}: expected <student_id>/{assignment}/*.ipynb "
-                          "folders or <student_id>.zip files.")
+        raise CourseError(
+            f"no submissions in {root}: expected <student_id>/{assignment}/*.ipynb "
+            "folders or <student_id>.zip files."
+        )
     return list(found.values())
 
 
@@ -90,7 +98,9 @@ def _read_zip(path: Path, assignment: str, expected: list[str], sub: Submission)
                 if "__MACOSX" in info.filename:
                     continue
                 if info.file_size > MAX_NOTEBOOK_BYTES:
-                    sub.notes.append(f"{base} in the zip is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+                    sub.notes.append(
+                        f"{base} in the zip is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
+                    )
                     continue
                 with zf.open(info) as f:
                     data = f.read(MAX_NOTEBOOK_BYTES + 1)

@@ -16,8 +16,14 @@ def md(text):
 def code(text, **nbg):
     cell = new_code_cell(text.strip())
     if nbg:
-        cell.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False,
-                                     "grade": False, "task": False, **nbg}
+        cell.metadata["nbgrader"] = {
+            "schema_version": 3,
+            "locked": False,
+            "solution": False,
+            "grade": False,
+            "task": False,
+            **nbg,
+        }
     return cell
 
 
@@ -32,7 +38,8 @@ cases) in a separate process, with **20 s per call and 3 GB of memory**.
 
 Read alongside: the book's *Prologue* chapter (tensors and dtypes; devices, timing and the roofline).
 """),
-    code("""
+    code(
+        """
 import statistics
 import time
 
@@ -42,14 +49,18 @@ from autograder.checks import check
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 print("running on", device)
-""", grade_id="setup", locked=True),
+""",
+        grade_id="setup",
+        locked=True,
+    ),
     md("""
 ## 1. Counting FLOPs (1 point)
 
 A matrix product of an `(m, k)` matrix by a `(k, n)` matrix computes `m * n` dot products of length
 `k`. Count one multiply and one add as **two** floating-point operations.
 """),
-    code('''
+    code(
+        '''
 def matmul_flops(m: int, n: int, k: int) -> int:
     """Floating-point operations of ``(m, k) @ (k, n)``.
 
@@ -61,14 +72,23 @@ def matmul_flops(m: int, n: int, k: int) -> int:
     ### BEGIN SOLUTION
     return 2 * m * n * k
     ### END SOLUTION
-''', grade_id="matmul_flops", solution=True),
-    code('''
+''',
+        grade_id="matmul_flops",
+        solution=True,
+    ),
+    code(
+        """
 assert matmul_flops(2, 3, 4) == 48, "2*3 dot products of length 4, two FLOPs per term"
 check("prologue.matmul_flops.visible", matmul_flops)
 ### BEGIN HIDDEN TESTS
 check("prologue.matmul_flops", matmul_flops)
 ### END HIDDEN TESTS
-''', grade_id="test_matmul_flops", grade=True, points=1, locked=True),
+""",
+        grade_id="test_matmul_flops",
+        grade=True,
+        points=1,
+        locked=True,
+    ),
     md(r"""
 ## 2. A numerically stable softmax (3 points)
 
@@ -78,7 +98,8 @@ $\le 0$. For `float16`/`bfloat16` inputs, compute in float32 and return the inpu
 Masked entries are `-inf` and must get probability 0. Do not call `torch.softmax` or
 `torch.nn.functional.softmax`.
 """),
-    code('''
+    code(
+        '''
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax of ``x`` along ``dim``.
 
@@ -95,15 +116,24 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     e = shifted.exp()
     return (e / e.sum(dim=dim, keepdim=True)).to(x.dtype)
     ### END SOLUTION
-''', grade_id="softmax", solution=True),
-    code('''
+''',
+        grade_id="softmax",
+        solution=True,
+    ),
+    code(
+        """
 p = softmax(torch.tensor([[1000.0, 1000.0], [0.0, float("-inf")]]))
 assert torch.allclose(p, torch.tensor([[0.5, 0.5], [1.0, 0.0]])), p
 check("prologue.softmax.visible", softmax)
 ### BEGIN HIDDEN TESTS
 check("prologue.softmax", softmax)
 ### END HIDDEN TESTS
-''', grade_id="test_softmax", grade=True, points=3, locked=True),
+""",
+        grade_id="test_softmax",
+        grade=True,
+        points=3,
+        locked=True,
+    ),
     md("""
 ## 3. Timing that does not lie (2 points)
 
@@ -111,7 +141,8 @@ GPU kernels run asynchronously: read the clock only after `torch.cuda.synchroniz
 present. Call `fn` `warmup` times without timing it, then `iters` times, timing each call, and
 return the **median** in seconds.
 """),
-    code('''
+    code(
+        '''
 def time_fn(fn, warmup: int = 2, iters: int = 5) -> float:
     """Median wall-clock seconds of ``fn()`` over ``iters`` timed calls after ``warmup`` calls.
 
@@ -139,15 +170,24 @@ def time_fn(fn, warmup: int = 2, iters: int = 5) -> float:
         times.append(time.perf_counter() - start)
     return statistics.median(times)
     ### END SOLUTION
-''', grade_id="time_fn", solution=True),
-    code('''
+''',
+        grade_id="time_fn",
+        solution=True,
+    ),
+    code(
+        """
 t = time_fn(lambda: time.sleep(0.01), warmup=1, iters=3)
 assert 0.008 < t < 0.05, f"a 10 ms sleep measured as {t:.4f} s"
 check("prologue.time_fn.visible", time_fn)
 ### BEGIN HIDDEN TESTS
 check("prologue.time_fn", time_fn)
 ### END HIDDEN TESTS
-''', grade_id="test_time_fn", grade=True, points=2, locked=True),
+""",
+        grade_id="test_time_fn",
+        grade=True,
+        points=2,
+        locked=True,
+    ),
 ]
 
 nb = new_notebook(cells=cells)

@@ -28,25 +28,31 @@ def diagnose(expected: Any, got: Any, tol=None, where: str = "output") -> str | 
         if not isinstance(got, torch.Tensor):
             return f"{where}: expected a {describe(expected)}, got {describe(got)}"
         if tuple(got.shape) != tuple(expected.shape):
-            return (f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+            return f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
         if got.dtype != expected.dtype:
-            return (f"{where}: expected dtype {str(expected.dtype).removeprefix('torch.')}, got "
-                    f"{str(got.dtype).removeprefix('torch.')} (compute in float32 if you need to, "
-                    "then cast back to the input's dtype)")
+            return (
+                f"{where}: expected dtype {str(expected.dtype).removeprefix('torch.')}, got "
+                f"{str(got.dtype).removeprefix('torch.')} (compute in float32 if you need to, "
+                "then cast back to the input's dtype)"
+            )
         if expected.dtype == torch.bool or not expected.is_floating_point():
             bad = got.cpu() != expected.cpu()
             if bad.any():
                 idx = tuple(int(i) for i in bad.nonzero()[0])
-                return (f"{where}: {int(bad.sum())} of {bad.numel()} values differ; first at index "
-                        f"{idx}: expected {expected[idx].item()}, got {got[idx].item()}")
+                return (
+                    f"{where}: {int(bad.sum())} of {bad.numel()} values differ; first at index "
+                    f"{idx}: expected {expected[idx].item()}, got {got[idx].item()}"
+                )
             return None
         rtol, atol = (tol or DEFAULT_TOL).get(expected.dtype, DEFAULT_TOL[torch.float32])
         e = expected.detach().cpu().double()
         g = got.detach().cpu().double()
         if g.isnan().any() and not e.isnan().any():
             idx = tuple(int(i) for i in g.isnan().nonzero()[0])
-            return (f"{where}: contains NaN (first at index {idx}) where the reference is finite; "
-                    "look for overflow in exp or a division by zero")
+            return (
+                f"{where}: contains NaN (first at index {idx}) where the reference is finite; "
+                "look for overflow in exp or a division by zero"
+            )
         if g.isinf().any() and not e.isinf().any():
             idx = tuple(int(i) for i in g.isinf().nonzero()[0])
             return f"{where}: contains inf (first at index {idx}) where the reference is finite"
@@ -56,9 +62,11 @@ def diagnose(expected: Any, got: Any, tol=None, where: str = "output") -> str | 
         bad = ~close
         idx = tuple(int(i) for i in bad.nonzero()[0])
         err = (g - e).abs().nan_to_num(0.0)
-        return (f"{where}: {int(bad.sum())} of {bad.numel()} values differ (max abs error "
-                f"{err.max().item():.3g}, tolerance rtol={rtol:g}, atol={atol:g}); first at index "
-                f"{idx}: expected {e[idx].item():.6g}, got {g[idx].item():.6g}")
+        return (
+            f"{where}: {int(bad.sum())} of {bad.numel()} values differ (max abs error "
+            f"{err.max().item():.3g}, tolerance rtol={rtol:g}, atol={atol:g}); first at index "
+            f"{idx}: expected {e[idx].item():.6g}, got {g[idx].item():.6g}"
+        )
     if isinstance(expected, list | tuple):
         if not isinstance(got, list | tuple) or len(got) != len(expected):
             return f"{where}: expected a sequence of {len(expected)} items, got {describe(got)}"
@@ -76,8 +84,11 @@ def diagnose(expected: Any, got: Any, tol=None, where: str = "output") -> str | 
                 return msg
         return None
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        return None if got == expected and type(got) is type(expected) else (
-            f"{where}: expected {expected!r}, got {describe(got)}")
+        return (
+            None
+            if got == expected and type(got) is type(expected)
+            else (f"{where}: expected {expected!r}, got {describe(got)}")
+        )
     if isinstance(expected, int):
         if isinstance(got, bool) or not isinstance(got, int):
             return f"{where}: expected the int {expected}, got {describe(got)}"
@@ -86,6 +97,9 @@ def diagnose(expected: Any, got: Any, tol=None, where: str = "output") -> str | 
         if isinstance(got, bool) or not isinstance(got, int | float):
             return f"{where}: expected a float close to {expected:.6g}, got {describe(got)}"
         rtol, atol = (tol or DEFAULT_TOL)[torch.float32]
-        return None if abs(got - expected) <= atol + rtol * abs(expected) else (
-            f"{where}: expected {expected:.6g}, got {got:.6g}")
+        return (
+            None
+            if abs(got - expected) <= atol + rtol * abs(expected)
+            else (f"{where}: expected {expected:.6g}, got {got:.6g}")
+        )
     return f"{where}: cannot compare with a reference of type {type(expected).__name__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from autograder.checks.compare import DEFAULT_TOL
 from autograder.checks.spec import Case, Check, Outcome, Step, register
 from autograder.checks.values import Sleeper
 from course import prologue as ref
@@ -22,16 +23,29 @@ def _flops_cases(gen, device, n=8):
         yield Case(f"m={m}, n={nn}, k={k}", [Step((m, nn, k))])
 
 
-register(Check(
-    name="prologue.matmul_flops.visible", target="matmul_flops", reference=ref.matmul_flops,
-    cases=lambda gen, device: _flops_cases(gen, device, n=1), visible=True,
-    misconceptions={"counting a multiply-add as one FLOP instead of two": lambda m, n, k: m * n * k},
-))
-register(Check(
-    name="prologue.matmul_flops", target="matmul_flops", reference=ref.matmul_flops,
-    cases=_flops_cases,
-    misconceptions={"counting a multiply-add as one FLOP instead of two": lambda m, n, k: m * n * k},
-))
+register(
+    Check(
+        name="prologue.matmul_flops.visible",
+        target="matmul_flops",
+        reference=ref.matmul_flops,
+        cases=lambda gen, device: _flops_cases(gen, device, n=1),
+        visible=True,
+        misconceptions={
+            "counting a multiply-add as one FLOP instead of two": lambda m, n, k: m * n * k
+        },
+    )
+)
+register(
+    Check(
+        name="prologue.matmul_flops",
+        target="matmul_flops",
+        reference=ref.matmul_flops,
+        cases=_flops_cases,
+        misconceptions={
+            "counting a multiply-add as one FLOP instead of two": lambda m, n, k: m * n * k
+        },
+    )
+)
 
 
 # --- softmax ----------------------------------------------------------------------------------
@@ -48,17 +62,23 @@ def _softmax_cases(gen, device, visible=False):
         scale = 1.0 if i % 2 == 0 else 500.0  # large logits overflow a naive exp
         x = (torch.randn(shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
         grad = () if dtype == torch.bfloat16 or visible else (0,)
-        yield Case(f"x{tuple(shape)} {str(dtype)[6:]}, scale {scale:g}, dim={dim}",
-                   [Step((x,), {"dim": dim})], grad_wrt=grad, device=device)
+        yield Case(
+            f"x{tuple(shape)} {str(dtype)[6:]}, scale {scale:g}, dim={dim}",
+            [Step((x,), {"dim": dim})],
+            grad_wrt=grad,
+            device=device,
+        )
     if not visible:
         # Edge cases: length-1 axis, a masked (-inf) entry, constant rows.
-        yield Case("length-1 axis", [Step((torch.randn(3, 1, generator=gen),), {"dim": -1})],
-                   device=device)
+        yield Case(
+            "length-1 axis", [Step((torch.randn(3, 1, generator=gen),), {"dim": -1})], device=device
+        )
         x = torch.randn(2, 5, generator=gen)
         x[:, 1] = float("-inf")
         yield Case("row with a -inf (masked) entry", [Step((x,), {"dim": -1})], device=device)
-        yield Case("constant row of 1e4", [Step((torch.full((2, 6), 1e4),), {"dim": 1})],
-                   device=device)
+        yield Case(
+            "constant row of 1e4", [Step((torch.full((2, 6), 1e4),), {"dim": 1})], device=device
+        )
 
 
 def _naive_softmax(x, dim=-1):
@@ -74,15 +94,28 @@ _softmax_mistakes = {
     "softmax over the last axis instead of `dim`": _last_dim_softmax,
     "exp without subtracting the max first (overflow)": _naive_softmax,
 }
-register(Check(
-    name="prologue.softmax.visible", target="softmax", reference=ref.softmax,
-    cases=lambda gen, device: _softmax_cases(gen, device, visible=True), visible=True,
-    misconceptions=_softmax_mistakes,
-))
-register(Check(
-    name="prologue.softmax", target="softmax", reference=ref.softmax, cases=_softmax_cases,
-    misconceptions=_softmax_mistakes,
-))
+register(
+    Check(
+        name="prologue.softmax.visible",
+        target="softmax",
+        reference=ref.softmax,
+        cases=lambda gen, device: _softmax_cases(gen, device, visible=True),
+        visible=True,
+        misconceptions=_softmax_mistakes,
+    )
+)
+# x - logsumexp(x) is a correct formulation that loses a few bits at |x| ~ 1e4 in float32.
+_softmax_tol = {**DEFAULT_TOL, torch.float32: (5e-4, 1e-5)}
+register(
+    Check(
+        name="prologue.softmax",
+        target="softmax",
+        reference=ref.softmax,
+        cases=_softmax_cases,
+        misconceptions=_softmax_mistakes,
+        tol=_softmax_tol,
+    )
+)
 
 
 # --- time_fn ----------------------------------------------------------------------------------
@@ -93,8 +126,11 @@ def _timing_cases(gen, device, visible=False):
     for warmup, iters in settings:
         warm = 0.01 + 0.01 * _randint(gen, 0, 2)
         fn = Sleeper(warm_s=warm, cold_s=0.12, cold_calls=warmup)
-        yield Case(f"fn sleeping {warm:.2f} s (first {warmup} calls 0.12 s), warmup={warmup}, "
-                   f"iters={iters}", [Step((fn,), {"warmup": warmup, "iters": iters})])
+        yield Case(
+            f"fn sleeping {warm:.2f} s (first {warmup} calls 0.12 s), warmup={warmup}, "
+            f"iters={iters}",
+            [Step((fn,), {"warmup": warmup, "iters": iters})],
+        )
 
 
 def _compare_timing(case: Case, expected: Outcome, got: Outcome) -> str | None:
@@ -106,21 +142,35 @@ def _compare_timing(case: Case, expected: Outcome, got: Outcome) -> str | None:
         return f"expected a float number of seconds, got {type(result).__name__}"
     calls = got.sleeper_calls[0] if got.sleeper_calls else 0
     if calls != warmup + iters:
-        return (f"fn was called {calls} times; expected warmup + iters = {warmup + iters} "
-                "(call it warmup times untimed, then iters times timed)")
+        return (
+            f"fn was called {calls} times; expected warmup + iters = {warmup + iters} "
+            "(call it warmup times untimed, then iters times timed)"
+        )
     if not 0.8 * sleeper.warm_s <= result <= sleeper.warm_s + 0.03:
         hint = " (did the warm-up calls end up in the timing?)" if result > sleeper.warm_s else ""
-        return (f"returned {result:.4f} s but each timed call takes about {sleeper.warm_s:.3f} s; "
-                f"report the median of the timed calls in seconds{hint}")
+        return (
+            f"returned {result:.4f} s but each timed call takes about {sleeper.warm_s:.3f} s; "
+            f"report the median of the timed calls in seconds{hint}"
+        )
     return None
 
 
-register(Check(
-    name="prologue.time_fn.visible", target="time_fn", reference=lambda fn, **kw: None,
-    cases=lambda gen, device: _timing_cases(gen, device, visible=True), compare=_compare_timing,
-    visible=True,
-))
-register(Check(
-    name="prologue.time_fn", target="time_fn", reference=lambda fn, **kw: None,
-    cases=_timing_cases, compare=_compare_timing,
-))
+register(
+    Check(
+        name="prologue.time_fn.visible",
+        target="time_fn",
+        reference=lambda fn, **kw: None,
+        cases=lambda gen, device: _timing_cases(gen, device, visible=True),
+        compare=_compare_timing,
+        visible=True,
+    )
+)
+register(
+    Check(
+        name="prologue.time_fn",
+        target="time_fn",
+        reference=lambda fn, **kw: None,
+        cases=_timing_cases,
+        compare=_compare_timing,
+    )
+)

@@ -62,8 +62,9 @@ class Outcome:
 class Executor(Protocol):
     """Runs one case against the student's object; may raise :class:`StudentError`."""
 
-    def run(self, target: str, case: Case, state: dict[str, torch.Tensor] | None,
-            cotangent: Any) -> Outcome: ...
+    def run(
+        self, target: str, case: Case, state: dict[str, torch.Tensor] | None, cotangent: Any
+    ) -> Outcome: ...
 
 
 class StudentError(Exception):
@@ -148,8 +149,13 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
-def call_target(obj: Any, case: Case, state: dict[str, torch.Tensor] | None, cotangent: Any,
-                make_sleeper: Callable | None = None) -> Outcome:
+def call_target(
+    obj: Any,
+    case: Case,
+    state: dict[str, torch.Tensor] | None,
+    cotangent: Any,
+    make_sleeper: Callable | None = None,
+) -> Outcome:
     """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox."""
     device = case.device
     calls: list[int] = []
@@ -180,7 +186,9 @@ def call_target(obj: Any, case: Case, state: dict[str, torch.Tensor] | None, cot
     if case.init is not None:
         module = obj(**case.init)
         if not isinstance(module, torch.nn.Module):
-            raise StudentError(f"{getattr(obj, '__name__', 'the class')} must build a torch.nn.Module")
+            raise StudentError(
+                f"{getattr(obj, '__name__', 'the class')} must build a torch.nn.Module"
+            )
         outcome.param_shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
         if state is not None:
             missing = set(state) - set(outcome.param_shapes)
@@ -211,11 +219,15 @@ def call_target(obj: Any, case: Case, state: dict[str, torch.Tensor] | None, cot
     if (case.grad_wrt or case.param_grads) and cotangent is not None:
         out = _first_tensor(outcome.outputs[-1])
         if out is None or not out.requires_grad:
-            raise StudentError("the output does not depend differentiably on the inputs "
-                               "(is a .detach(), .item() or torch.no_grad() in the way?)")
+            raise StudentError(
+                "the output does not depend differentiably on the inputs "
+                "(is a .detach(), .item() or torch.no_grad() in the way?)"
+            )
         if tuple(out.shape) != tuple(cotangent.shape):
-            raise StudentError(f"output shape {tuple(out.shape)} differs from the expected "
-                               f"{tuple(cotangent.shape)}")
+            raise StudentError(
+                f"output shape {tuple(out.shape)} differs from the expected "
+                f"{tuple(cotangent.shape)}"
+            )
         out.backward(cotangent.to(device=out.device, dtype=out.dtype))
         outcome.input_grads = [last_args[j].grad for j in case.grad_wrt]
         if case.param_grads and case.init is not None:
@@ -250,7 +262,9 @@ def _cotangent(outputs: list[Any], gen: torch.Generator) -> torch.Tensor | None:
     return torch.randn(out.shape, generator=gen, dtype=torch.float32).to(out.dtype)
 
 
-def run_check(check: Check, executor: Executor, seed: int, device: str | None = None) -> CheckResult:
+def run_check(
+    check: Check, executor: Executor, seed: int, device: str | None = None
+) -> CheckResult:
     """Run every case of ``check``; stop at the first failure and explain it."""
     gen = torch.Generator().manual_seed(seed)
     device = device or default_device()
@@ -262,8 +276,9 @@ def run_check(check: Check, executor: Executor, seed: int, device: str | None = 
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             ref_module = check.reference(**case.init)
             state = {k: v.detach().clone() for k, v in ref_module.state_dict().items()}
-        probe = call_target(check.reference, Case(case.label, case.steps, case.init, (), False, "cpu"),
-                            state, None)
+        probe = call_target(
+            check.reference, Case(case.label, case.steps, case.init, (), False, "cpu"), state, None
+        )
         cot = _cotangent(probe.outputs, gen) if (case.grad_wrt or case.param_grads) else None
         expected = call_target(check.reference, case, state, cot)
         try:
@@ -310,8 +325,9 @@ def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str |
 def _misconception(check: Check, case: Case, state, got: Outcome) -> str:
     for label, variant in check.misconceptions.items():
         try:
-            wrong = call_target(variant, Case(case.label, case.steps, case.init, (), False, "cpu"),
-                                state, None)
+            wrong = call_target(
+                variant, Case(case.label, case.steps, case.init, (), False, "cpu"), state, None
+            )
         except Exception:  # a variant that cannot run on this case says nothing
             continue
         if all(diagnose(w, g, check.tol) is None for w, g in zip(wrong.outputs, got.outputs)):
@@ -335,7 +351,9 @@ class InKernelExecutor:
         except StudentError:
             raise
         except NotImplementedError:
-            raise StudentError("not implemented yet (the cell still raises NotImplementedError)") from None
+            raise StudentError(
+                "not implemented yet (the cell still raises NotImplementedError)"
+            ) from None
         except Exception as exc:  # the student's exception is the diagnosis
             raise StudentError(f"raised {type(exc).__name__}: {str(exc)[:500]}") from None
 
@@ -346,6 +364,10 @@ def check(name: str, obj: Any) -> None:
     result = run_check(spec, InKernelExecutor(obj), seed_for(name))
     if not result.passed:
         raise AssertionError(f"{name}: {result.message}")
-    extra = (" These are the visible checks; the grader runs more cases (other shapes, dtypes, "
-             "gradients, edge cases) with inputs you cannot see." if spec.visible else "")
+    extra = (
+        " These are the visible checks; the grader runs more cases (other shapes, dtypes, "
+        "gradients, edge cases) with inputs you cannot see."
+        if spec.visible
+        else ""
+    )
     print(f"{name}: {result.message}.{extra}")

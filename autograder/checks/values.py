@@ -82,7 +82,9 @@ def decode(tree: Any, tensors: dict[str, torch.Tensor], make_sleeper=None, depth
         if "__seq__" in tree:
             return [decode(v, tensors, make_sleeper, depth + 1) for v in tree["__seq__"]]
         if "__dict__" in tree:
-            return {k: decode(v, tensors, make_sleeper, depth + 1) for k, v in tree["__dict__"].items()}
+            return {
+                k: decode(v, tensors, make_sleeper, depth + 1) for k, v in tree["__dict__"].items()
+            }
         raise EncodeError("unknown value encoding")
     if isinstance(tree, list):
         raise EncodeError("bare lists are not a valid encoding")

@@ -6,6 +6,7 @@ treats as hostile. It can lie; the parent checks every reply's size, shape and v
 
 from __future__ import annotations
 
+import os
 import socket
 import traceback
 from typing import Any
@@ -29,12 +30,23 @@ def _short_tb(exc: BaseException, limit: int = 1500) -> str:
 
 
 def decode_case(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[Case, Any, Any]:
-    steps = [Step(tuple(decode(s["args"], tensors)), decode(s["kwargs"], tensors), s.get("method"))
-             for s in header["steps"]]
-    case = Case(label=str(header["label"]), steps=steps, init=decode(header["init"], tensors),
-                grad_wrt=tuple(int(i) for i in header["grad_wrt"]),
-                param_grads=bool(header["param_grads"]), device=str(header["device"]))
-    state = {k[2:]: v for k, v in tensors.items() if k.startswith("s:")} if header["has_state"] else None
+    steps = [
+        Step(tuple(decode(s["args"], tensors)), decode(s["kwargs"], tensors), s.get("method"))
+        for s in header["steps"]
+    ]
+    case = Case(
+        label=str(header["label"]),
+        steps=steps,
+        init=decode(header["init"], tensors),
+        grad_wrt=tuple(int(i) for i in header["grad_wrt"]),
+        param_grads=bool(header["param_grads"]),
+        device=str(header["device"]),
+    )
+    state = (
+        {k[2:]: v for k, v in tensors.items() if k.startswith("s:")}
+        if header["has_state"]
+        else None
+    )
     cot = tensors.get("cotangent")
     return case, state, cot
 
@@ -43,10 +55,18 @@ def encode_case(case: Case, state, cotangent) -> tuple[dict[str, Any], dict[str,
     tensors: dict[str, torch.Tensor] = {}
     header = {
         "label": case.label,
-        "steps": [{"args": encode(list(s.args), tensors), "kwargs": encode(s.kwargs, tensors),
-                   "method": s.method} for s in case.steps],
+        "steps": [
+            {
+                "args": encode(list(s.args), tensors),
+                "kwargs": encode(s.kwargs, tensors),
+                "method": s.method,
+            }
+            for s in case.steps
+        ],
         "init": encode(case.init, tensors),
-        "grad_wrt": list(case.grad_wrt), "param_grads": case.param_grads, "device": case.device,
+        "grad_wrt": list(case.grad_wrt),
+        "param_grads": case.param_grads,
+        "device": case.device,
         "has_state": state is not None,
     }
     for k, v in (state or {}).items():
@@ -71,7 +91,14 @@ def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor
 def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
     """Confine this process, then loop: ``exec`` answer cells, ``run`` cases, ``bye``."""
     missing = limits_mod.enter(limits, workdir)
+    me = os.getpid()
     torch.set_num_threads(1)
+
+    def answer(header: dict[str, Any], blobs=None) -> None:
+        if os.getpid() != me:  # a fork made by student code must not answer the parent
+            os._exit(0)
+        protocol.send(sock, header, blobs)
+
     namespace: dict[str, Any] = {"__name__": "__main__"}
     protocol.send(sock, {"ok": True, "sandbox_missing": missing})
     while True:
@@ -82,12 +109,12 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
         op = header.get("op")
         if op == "exec":
             errors = []
-            for i, cell in enumerate(header["cells"]):
+            for cell in header["cells"]:
                 try:
                     exec(compile(cell["source"], f"<answer {cell['name']}>", "exec"), namespace)
                 except BaseException as exc:  # SystemExit and KeyboardInterrupt included
                     errors.append({"cell": cell["name"], "error": _short_tb(exc)})
-            protocol.send(sock, {"ok": True, "errors": errors})
+            answer({"ok": True, "errors": errors})
         elif op == "run":
             try:
                 obj = namespace.get(header["target"])
@@ -96,14 +123,14 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
                 case, state, cot = decode_case(header["case"], tensors)
                 out = call_target(obj, case, state, cot)
                 reply, blobs = encode_outcome(out)
-                protocol.send(sock, {"ok": True, **reply}, blobs)
+                answer({"ok": True, **reply}, blobs)
             except StudentError as exc:
-                protocol.send(sock, {"ok": False, "error": str(exc)})
+                answer({"ok": False, "error": str(exc)})
             except EncodeError as exc:
-                protocol.send(sock, {"ok": False, "error": f"returned a value that cannot be graded: {exc}"})
+                answer({"ok": False, "error": f"returned a value that cannot be graded: {exc}"})
             except NotImplementedError:
-                protocol.send(sock, {"ok": False, "error": "not implemented (raises NotImplementedError)"})
+                answer({"ok": False, "error": "not implemented (raises NotImplementedError)"})
             except BaseException as exc:
-                protocol.send(sock, {"ok": False, "error": "raised " + _short_tb(exc)})
+                answer({"ok": False, "error": "raised " + _short_tb(exc)})
         else:
             return

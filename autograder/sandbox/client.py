@@ -20,7 +20,9 @@ from autograder.sandbox import protocol
 from autograder.sandbox.child import encode_case
 from autograder.sandbox.limits import Limits
 
-_uids = itertools.count(int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100)
+_uids = itertools.count(
+    int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100
+)
 _uid_lock = threading.Lock()
 
 
@@ -60,8 +62,13 @@ class Zygote:
         env.update({"OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.sandbox.zygote", str(child.fileno())],
-            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            pass_fds=[child.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         child.close()
         self.ctrl = parent
 
@@ -115,7 +122,9 @@ class Session:
 
     max_reply = 256 * 2**20
 
-    def __init__(self, sock: socket.socket, pid: int, workdir: str, uid: int | None, timeout: float):
+    def __init__(
+        self, sock: socket.socket, pid: int, workdir: str, uid: int | None, timeout: float
+    ):
         self.sock, self.pid, self.workdir, self.uid, self.timeout = sock, pid, workdir, uid, timeout
         self.dead = False
         self.sandbox_missing: list[str] = []
@@ -129,8 +138,10 @@ class Session:
             return protocol.recv(self.sock, self.max_reply)
         except TimeoutError:
             self.kill()
-            raise StudentError(f"did not finish within {timeout or self.timeout:g} s (time limit); "
-                               "look for an infinite loop or work that grows too fast") from None
+            raise StudentError(
+                f"did not finish within {timeout or self.timeout:g} s (time limit); "
+                "look for an infinite loop or work that grows too fast"
+            ) from None
         except (OSError, protocol.ProtocolError) as exc:
             reason = self._death_reason()
             self.kill()
@@ -143,11 +154,16 @@ class Session:
             pid, status = 0, 0
         if pid and os.WIFSIGNALED(status):
             sig = signal.Signals(os.WTERMSIG(status)).name
-            why = {"SIGXCPU": "ran out of CPU time", "SIGSEGV": "crashed (segmentation fault)",
-                   "SIGKILL": "was killed (memory or process limit?)"}.get(sig, f"died with {sig}")
+            why = {
+                "SIGXCPU": "ran out of CPU time",
+                "SIGSEGV": "crashed (segmentation fault)",
+                "SIGKILL": "was killed (memory or process limit?)",
+            }.get(sig, f"died with {sig}")
             return f"the process running your code {why}"
-        return ("the process running your code exited or crashed (sys.exit, os._exit, a crash, or "
-                "running out of memory)")
+        return (
+            "the process running your code exited or crashed (sys.exit, os._exit, a crash, or "
+            "running out of memory)"
+        )
 
     def hello(self) -> None:
         self.sock.settimeout(60)
@@ -159,8 +175,9 @@ class Session:
         self.sandbox_missing = [str(m) for m in header.get("sandbox_missing", [])][:10]
 
     def exec_cell(self, name: str, source: str, timeout: float) -> str | None:
-        header, _ = self._call({"op": "exec", "cells": [{"name": name, "source": source}]},
-                               timeout=timeout)
+        header, _ = self._call(
+            {"op": "exec", "cells": [{"name": name, "source": source}]}, timeout=timeout
+        )
         errors = header.get("errors") or []
         if errors:
             return str(errors[0].get("error", "error"))[:2000]
@@ -176,7 +193,9 @@ class Session:
                 outputs=decode(reply["outputs"], blobs),
                 input_grads=decode(reply["input_grads"], blobs),
                 param_grads=decode(reply["param_grads"], blobs),
-                param_shapes={str(k): [int(x) for x in v] for k, v in dict(reply["param_shapes"]).items()},
+                param_shapes={
+                    str(k): [int(x) for x in v] for k, v in dict(reply["param_shapes"]).items()
+                },
                 sleeper_calls=[int(c) for c in reply["sleeper_calls"]],
             )
         except (EncodeError, KeyError, TypeError, ValueError):

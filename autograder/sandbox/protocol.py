@@ -23,9 +23,15 @@ class ProtocolError(Exception):
     pass
 
 
-def send(sock: socket.socket, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
+def send(
+    sock: socket.socket, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None
+) -> None:
     head = json.dumps(header).encode()
-    blob = st_save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}) if tensors else b""
+    blob = (
+        st_save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
+        if tensors
+        else b""
+    )
     sock.sendall(_PREFIX.pack(len(head), len(blob)) + head + blob)
 
 
@@ -44,7 +50,9 @@ def recv(sock: socket.socket, max_bytes: int) -> tuple[dict[str, Any], dict[str,
     """Read one message; refuse anything larger than ``max_bytes`` before reading it."""
     n_head, n_blob = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size))
     if n_head > MAX_HEADER or n_blob > max_bytes:
-        raise ProtocolError(f"a reply of {n_head + n_blob} bytes exceeds the limit of {max_bytes} bytes")
+        raise ProtocolError(
+            f"a reply of {n_head + n_blob} bytes exceeds the limit of {max_bytes} bytes"
+        )
     try:
         header = json.loads(_recv_exact(sock, n_head))
     except ValueError:

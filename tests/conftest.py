@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROLOGUE = "00-prologue"
+
+# nbgrader shells out to `alembic`: make the venv's bin visible to subprocesses.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+def solution_cells(assignment: str = PROLOGUE, name: str = "prologue.ipynb") -> dict[str, str]:
+    nb = nbformat.read(str(ROOT / "solutions" / assignment / name), as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def write_submission(
+    root: Path,
+    sid: str,
+    replace: dict[str, str] | None = None,
+    *,
+    edit=None,
+    as_zip: bool = False,
+    raw: bytes | None = None,
+    assignment: str = PROLOGUE,
+    name: str = "prologue.ipynb",
+) -> Path:
+    """A student's submission built from the release, with answer cells replaced."""
+    nb = nbformat.read(str(ROOT / "exercises" / assignment / name), as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if replace and gid in replace:
+            cell.source = replace[gid]
+    if edit:
+        edit(nb)
+    data = raw if raw is not None else nbformat.writes(nb).encode()
+    if as_zip:
+        path = root / f"{sid}.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr(f"{assignment}/{name}", data)
+        return path
+    d = root / sid / assignment
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+    return d / name
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

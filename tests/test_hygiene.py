@@ -1,0 +1,71 @@
+"""Repository hygiene: notebooks without outputs, exercises/ generated from solutions/, no leaks."""
+
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+from conftest import ROOT
+
+from autograder.layout import Course
+from autograder.release import stale_files
+
+
+def test_notebooks_are_stored_without_outputs():
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    paths = tracked or [str(p.relative_to(ROOT)) for p in ROOT.glob("*/*/*.ipynb")]
+    assert paths
+    for rel in paths:
+        nb = json.loads((ROOT / rel).read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{rel} has outputs: strip them"
+                assert cell.get("execution_count") is None, f"{rel} has execution counts"
+
+
+def test_exercises_are_in_sync_with_solutions():
+    course = Course(ROOT)
+    for assignment in course.assignments():
+        assert stale_files(course, assignment) == [], (
+            "exercises/ is stale: run `python -m autograder release --all`"
+        )
+
+
+def _solution_regions(source: str) -> list[str]:
+    return re.findall(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", source, re.S)
+
+
+def test_release_contains_no_solution_code_or_hidden_tests():
+    course = Course(ROOT)
+    for assignment in course.assignments():
+        for src_path in course.source_notebooks(assignment):
+            released = (course.exercises / assignment / src_path.name).read_text()
+            src = nbformat.read(str(src_path), as_version=4)
+            public = "\n".join(
+                re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", c.source, flags=re.S)
+                for c in src.cells
+            )
+            secrets = [
+                line.strip()
+                for c in src.cells
+                for region in _solution_regions(c.source)
+                for line in region.splitlines()
+                if len(line.strip()) > 12 and line.strip() not in public
+            ]
+            assert secrets, "the source notebook should have solution regions"
+            for line in secrets:
+                assert line not in released, f"released {src_path.name} leaks: {line!r}"
+            assert "BEGIN HIDDEN" not in released and "BEGIN SOLUTION" not in released
+
+
+def test_release_check_command_passes():
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "release", "--all", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
