@@ -50,7 +50,9 @@ def _libc():
 
 
 def _mount(libc, src, target, fstype, flags, data=None) -> None:
-    enc = lambda s: s.encode() if isinstance(s, str) else s
+    def enc(s):
+        return s.encode() if isinstance(s, str) else s
+
     if libc.mount(enc(src), enc(target), enc(fstype), flags, enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
