@@ -1,0 +1,11 @@
+"""Run every benchmark in this folder; each writes its JSON under book/_static/benchmarks/."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+here = Path(__file__).parent
+for script in sorted(here.glob("*.py")):
+    if script.name != "run_all.py":
+        print(f"== {script.name}")
+        subprocess.run([sys.executable, str(script)], check=True)
