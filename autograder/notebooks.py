@@ -71,6 +71,8 @@ def load_source(path: Path) -> SourceNotebook:
         if cell.cell_type != "code":
             continue
         gid = meta.get("grade_id", "")
+        if "skip-grading" in cell.metadata.get("tags", []):
+            continue  # demos (real weights, plots) that the grader need not run
         if meta.get("solution"):
             cells.append(("answer", gid, cell.source))
         elif meta.get("grade"):

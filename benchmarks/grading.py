@@ -26,9 +26,15 @@ def make_class(root: Path, n: int) -> None:
     sol = solution_cells()
     kinds = [
         sol,  # correct
-        {**sol, "softmax": "def softmax(x, dim=-1):\n    e = x.exp()\n    return e / e.sum(dim, keepdim=True)\n"},
+        {
+            **sol,
+            "softmax": "def softmax(x, dim=-1):\n    e = x.exp()\n    return e / e.sum(dim, keepdim=True)\n",
+        },
         {"matmul_flops": sol["matmul_flops"]},  # partly done
-        {**sol, "softmax": "import torch\ntorch.allclose = lambda *a, **k: True\ndef softmax(x, dim=-1):\n    return x\n"},
+        {
+            **sol,
+            "softmax": "import torch\ntorch.allclose = lambda *a, **k: True\ndef softmax(x, dim=-1):\n    return x\n",
+        },
         {**sol, "time_fn": "import os\nos._exit(0)\n"},
     ]
     for i in range(n):
@@ -41,9 +47,26 @@ def make_class(root: Path, n: int) -> None:
 def run_hardened(subs: Path, workers: int) -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-hardened-"))
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", "--assignment", PROLOGUE,
-                    "--submissions", str(subs), "--out", str(out), "--workers", str(workers), "--quiet"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--assignment",
+            PROLOGUE,
+            "--submissions",
+            str(subs),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - start
     shutil.rmtree(out, ignore_errors=True)
     return elapsed
@@ -56,13 +79,21 @@ def run_nbgrader(subs: Path) -> float:
     shutil.copytree(subs, course / "submitted")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'bench'\n"
-        "c.ExecutePreprocessor.timeout = 20\n")
+        "c.ExecutePreprocessor.timeout = 20\n"
+    )
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     nbg = [sys.executable, "-m", "nbgrader"]
-    subprocess.run([*nbg, "generate_assignment", PROLOGUE, "--force"], cwd=course, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*nbg, "generate_assignment", PROLOGUE, "--force"],
+        cwd=course,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     start = time.perf_counter()
-    subprocess.run([*nbg, "autograde", PROLOGUE, "--force"], cwd=course, env=env, capture_output=True)
+    subprocess.run(
+        [*nbg, "autograde", PROLOGUE, "--force"], cwd=course, env=env, capture_output=True
+    )
     elapsed = time.perf_counter() - start
     shutil.rmtree(course, ignore_errors=True)
     return elapsed
@@ -78,9 +109,12 @@ def main() -> None:
     hardened = run_hardened(subs, args.workers)
     plain = run_nbgrader(subs)
     result = {
-        "students": args.students, "workers": args.workers, "cpu_count": os.cpu_count(),
+        "students": args.students,
+        "workers": args.workers,
+        "cpu_count": os.cpu_count(),
         "machine": platform.platform(),
-        "hardened_seconds": round(hardened, 1), "nbgrader_seconds": round(plain, 1),
+        "hardened_seconds": round(hardened, 1),
+        "nbgrader_seconds": round(plain, 1),
         "hardened_students_per_minute": round(60 * args.students / hardened, 1),
         "nbgrader_students_per_minute": round(60 * args.students / plain, 1),
         "speedup_vs_nbgrader": round(plain / hardened, 2),

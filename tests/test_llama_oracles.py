@@ -16,15 +16,31 @@ CONFIGS = {"mha": (4, 4), "gqa": (6, 2), "mqa": (3, 1)}
 
 
 def configs(heads: int, kv: int, tie: bool = False):
-    ours = ref.LlamaConfig(vocab_size=97, hidden_size=heads * 8, intermediate_size=40,
-                           num_hidden_layers=2, num_attention_heads=heads, num_key_value_heads=kv,
-                           rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=64,
-                           tie_word_embeddings=tie)
+    ours = ref.LlamaConfig(
+        vocab_size=97,
+        hidden_size=heads * 8,
+        intermediate_size=40,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        max_position_embeddings=64,
+        tie_word_embeddings=tie,
+    )
     theirs = transformers.LlamaConfig(
-        vocab_size=97, hidden_size=heads * 8, intermediate_size=40, num_hidden_layers=2,
-        num_attention_heads=heads, num_key_value_heads=kv, rms_norm_eps=1e-5,
+        vocab_size=97,
+        hidden_size=heads * 8,
+        intermediate_size=40,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        rms_norm_eps=1e-5,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
-        max_position_embeddings=64, tie_word_embeddings=tie, attn_implementation="eager")
+        max_position_embeddings=64,
+        tie_word_embeddings=tie,
+        attn_implementation="eager",
+    )
     return ours, theirs
 
 
@@ -41,8 +57,9 @@ def test_rmsnorm_matches_torch(dtype):
         ours.weight.normal_()
         oracle.weight.copy_(ours.weight)
     expected = oracle(x.float()).to(dtype)
-    torch.testing.assert_close(ours(x), expected, **({} if dtype == torch.float32 else
-                                                     {"rtol": 2e-2, "atol": 2e-2}))
+    torch.testing.assert_close(
+        ours(x), expected, **({} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 2e-2})
+    )
 
 
 def test_attention_core_matches_sdpa():
@@ -93,8 +110,9 @@ def test_decoder_layer_matches_hugging_face(name):
     cos, sin = rotary(x, pos)
     mask = torch.full((9, 9), float("-inf")).triu(1)[None, None].expand(2, 1, 9, 9)
     with torch.no_grad():
-        expected = oracle_layer(x, attention_mask=mask, position_ids=pos,
-                                position_embeddings=(cos, sin))
+        expected = oracle_layer(
+            x, attention_mask=mask, position_ids=pos, position_embeddings=(cos, sin)
+        )
         expected = expected[0] if isinstance(expected, tuple) else expected
         ocos, osin = ref.rope_cos_sin(ours_cfg.dh, pos)
         got = ours(x, ocos, osin, torch.ones(9, 9, dtype=torch.bool).tril()[None, None])

@@ -48,6 +48,7 @@ class Case:
     grad_wrt: tuple[int, ...] = ()
     param_grads: bool = False
     device: str = "cpu"
+    dtype: str | None = None  # module cases: cast parameters to this dtype (e.g. "bfloat16")
 
 
 @dataclass
@@ -160,9 +161,15 @@ def call_target(
     device = case.device
     calls: list[int] = []
 
-    def prepare(value: Any) -> Any:
-        from autograder.checks.values import Sleeper
+    ctx: dict[str, Any] = {}
 
+    def prepare(value: Any) -> Any:
+        from autograder.checks.values import NewCache, Sleeper
+
+        if isinstance(value, NewCache):
+            if "cache" not in ctx:
+                ctx["cache"] = ctx["target"].new_cache()
+            return ctx["cache"]
         if isinstance(value, Sleeper):
             counter = [0]
             calls.append(0)
@@ -183,7 +190,9 @@ def call_target(
         return _to_device(value, device)
 
     outcome = Outcome(outputs=[])
-    if case.init is not None:
+    if case.init is not None and state is None:  # a plain class (e.g. a cache), no parameters
+        target = obj(**case.init)
+    elif case.init is not None:
         module = obj(**case.init)
         if not isinstance(module, torch.nn.Module):
             raise StudentError(
@@ -200,9 +209,14 @@ def call_target(
             except RuntimeError as exc:
                 raise StudentError(f"load_state_dict failed: {str(exc)[:300]}") from None
         module = module.to(device)
+        if case.dtype:
+            module = module.to(getattr(torch, case.dtype))
+        if case.param_grads:
+            module.zero_grad(set_to_none=True)
         target = module
     else:
         target = obj
+    ctx["target"] = target
     last_args: list[Any] = []
     for i, step in enumerate(case.steps):
         args = [prepare(a) for a in step.args]
@@ -255,6 +269,14 @@ def reference_outcome(check: Check, case: Case, state, cotangent) -> Outcome:
     return call_target(check.reference, case, state, cotangent)
 
 
+def _perturb(t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Reference weights plus noise, so that e.g. an RMSNorm weight of all ones cannot hide a bug."""
+    t = t.detach().clone()
+    if t.is_floating_point():
+        t += 0.2 * torch.randn(t.shape, generator=gen, dtype=torch.float32).to(t.dtype)
+    return t
+
+
 def _cotangent(outputs: list[Any], gen: torch.Generator) -> torch.Tensor | None:
     out = _first_tensor(outputs[-1])
     if out is None:
@@ -275,9 +297,13 @@ def run_check(
         if case.init is not None:
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             ref_module = check.reference(**case.init)
-            state = {k: v.detach().clone() for k, v in ref_module.state_dict().items()}
+            if isinstance(ref_module, torch.nn.Module):
+                state = {k: _perturb(v, gen) for k, v in ref_module.state_dict().items()}
         probe = call_target(
-            check.reference, Case(case.label, case.steps, case.init, (), False, "cpu"), state, None
+            check.reference,
+            Case(case.label, case.steps, case.init, (), False, "cpu", case.dtype),
+            state,
+            None,
         )
         cot = _cotangent(probe.outputs, gen) if (case.grad_wrt or case.param_grads) else None
         expected = call_target(check.reference, case, state, cot)
@@ -326,7 +352,10 @@ def _misconception(check: Check, case: Case, state, got: Outcome) -> str:
     for label, variant in check.misconceptions.items():
         try:
             wrong = call_target(
-                variant, Case(case.label, case.steps, case.init, (), False, "cpu"), state, None
+                variant,
+                Case(case.label, case.steps, case.init, (), False, "cpu", case.dtype),
+                state,
+                None,
             )
         except Exception:  # a variant that cannot run on this case says nothing
             continue

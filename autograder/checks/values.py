@@ -28,6 +28,11 @@ class Sleeper:
     cold_calls: int = 0
 
 
+@dataclass(frozen=True)
+class NewCache:
+    """An argument meaning "the KV cache of this case": ``target.new_cache()``, made once per case."""
+
+
 class EncodeError(ValueError):
     pass
 
@@ -43,6 +48,8 @@ def encode(value: Any, tensors: dict[str, torch.Tensor], depth: int = 0) -> Any:
         return {"__tensor__": name, "device": t.device.type}
     if isinstance(value, Sleeper):
         return {"__sleeper__": [value.warm_s, value.cold_s, value.cold_calls]}
+    if isinstance(value, NewCache):
+        return {"__newcache__": True}
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float):
@@ -74,6 +81,8 @@ def decode(tree: Any, tensors: dict[str, torch.Tensor], make_sleeper=None, depth
             warm, cold, n = tree["__sleeper__"]
             s = Sleeper(float(warm), float(cold), int(n))
             return make_sleeper(s) if make_sleeper else s
+        if "__newcache__" in tree:
+            return NewCache()
         if "__dtype__" in tree:
             dt = getattr(torch, str(tree["__dtype__"]), None)
             if not isinstance(dt, torch.dtype):

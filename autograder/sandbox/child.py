@@ -41,6 +41,7 @@ def decode_case(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tup
         grad_wrt=tuple(int(i) for i in header["grad_wrt"]),
         param_grads=bool(header["param_grads"]),
         device=str(header["device"]),
+        dtype=str(header["dtype"]) if header.get("dtype") else None,
     )
     state = (
         {k[2:]: v for k, v in tensors.items() if k.startswith("s:")}
@@ -67,6 +68,7 @@ def encode_case(case: Case, state, cotangent) -> tuple[dict[str, Any], dict[str,
         "grad_wrt": list(case.grad_wrt),
         "param_grads": case.param_grads,
         "device": case.device,
+        "dtype": case.dtype,
         "has_state": state is not None,
     }
     for k, v in (state or {}).items():

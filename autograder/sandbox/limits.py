@@ -121,6 +121,10 @@ def enter(limits: Limits, workdir: str) -> list[str]:
             "LANG": "C.UTF-8",
         }
     )
+    if not os.path.exists("/dev/nvidia0"):
+        os.environ["TRITON_INTERPRET"] = (
+            "1"  # Triton kernels run on CPU tensors via the interpreter
+        )
     mb = 2**20
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
