@@ -353,6 +353,9 @@ def _attention_cases(gen, device, visible=False):
             param_grads=bool(grad),
             device=device,
             dtype=dtype,
+            cotangent_mask=kwargs["attention_mask"][..., None]
+            if "attention_mask" in kwargs
+            else None,
         )
 
 
@@ -509,8 +512,8 @@ def _generate_cases(gen, device, visible=False):
         init = _model_init(1)
         ids = torch.randint(0, 61, (2, 3), generator=gen)
         yield Case(
-            "top_k=1 sampling must equal greedy",
-            [Step((ids, 5), {"temperature": 1.0, "top_k": 1, "seed": 3}, method="generate")],
+            "top_k=1 at temperature 50 must still equal greedy",
+            [Step((ids, 5), {"temperature": 50.0, "top_k": 1, "seed": 3}, method="generate")],
             init=init,
             device=device,
         )

@@ -49,6 +49,9 @@ class Case:
     param_grads: bool = False
     device: str = "cpu"
     dtype: str | None = None  # module cases: cast parameters to this dtype (e.g. "bfloat16")
+    cotangent_mask: torch.Tensor | None = (
+        None  # zero the output gradient where values are unspecified
+    )
 
 
 @dataclass
@@ -306,6 +309,8 @@ def run_check(
             None,
         )
         cot = _cotangent(probe.outputs, gen) if (case.grad_wrt or case.param_grads) else None
+        if cot is not None and case.cotangent_mask is not None:
+            cot = cot * case.cotangent_mask.to(cot.dtype)
         expected = call_target(check.reference, case, state, cot)
         try:
             got = executor.run(check.target, case, state, cot)

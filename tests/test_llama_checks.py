@@ -1,0 +1,214 @@
+"""The LLaMA checks discriminate: every known-wrong variant fails with its diagnosis, and correct
+variants written differently (einsum, complex-number RoPE, preallocated cache...) pass."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import autograder.checks.llama as L
+from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
+from course import llama as ref
+
+REFERENCE = {
+    "RMSNorm": L.RMSNorm,
+    "rope_cos_sin": ref.rope_cos_sin,
+    "apply_rope": ref.apply_rope,
+    "SwiGLU": L.SwiGLU,
+    "repeat_kv": ref.repeat_kv,
+    "Attention": L.Attention,
+    "KVCache": L.KVCache,
+    "DecoderLayer": L.DecoderLayer,
+    "LlamaForCausalLM": L.LlamaForCausalLM,
+    "sampling_probs": ref.sampling_probs,
+    "rmsnorm_triton": L.rmsnorm_triton,
+}
+MISTAKES = [
+    (name, label)
+    for name, c in REGISTRY.items()
+    if name.startswith("llama.") and not c.visible
+    for label in c.misconceptions
+]
+
+
+def outcome(name, obj):
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in REGISTRY if n.startswith("llama.")))
+def test_reference_passes_its_own_check(name):
+    result = outcome(name, REFERENCE[REGISTRY[name].target])
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name,label", MISTAKES)
+def test_known_mistake_fails_and_is_named(name, label):
+    result = outcome(name, REGISTRY[name].misconceptions[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+# --- wrong variants at the model level (no misconception label: they must still fail) ----------
+
+
+class RopeOffsetOffByOne(L.LlamaForCausalLM):
+    """Cached decoding starts the new token at position cache.length() + 1."""
+
+    def forward(self, input_ids, cache=None):
+        if cache is None or cache.length() == 0:
+            return super().forward(input_ids, cache)
+        cache.k = [torch.cat([k[:, :, :1], k], 2) for k in cache.k]  # pretend one more token
+        cache.v = [torch.cat([v[:, :, :1], v], 2) for v in cache.v]
+        out = ref.LlamaForCausalLM.forward(self, input_ids, cache)
+        cache.k = [k[:, :, 1:] for k in cache.k]
+        cache.v = [v[:, :, 1:] for v in cache.v]
+        return out
+
+
+class NoCacheModel(L.LlamaForCausalLM):
+    """Ignores the cache: the decode steps then see only the new token."""
+
+    def forward(self, input_ids, cache=None):
+        return super().forward(input_ids, None)
+
+
+class UntiedWhenTied(L.LlamaForCausalLM):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        if self.config.tie_word_embeddings:
+            self.lm_head.weight = nn.Parameter(self.lm_head.weight.detach().clone())
+
+
+class SamplingIgnoresSeed(L.LlamaForCausalLM):
+    def generate(
+        self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
+    ):
+        if temperature == 0:
+            return super().generate(input_ids, max_new_tokens)
+        probs_ids = input_ids
+        for _ in range(max_new_tokens):
+            logits = self(probs_ids)[:, -1]
+            probs = ref.sampling_probs(logits, temperature, None, None)  # forgets top_k
+            nxt = torch.multinomial(probs, 1)
+            probs_ids = torch.cat([probs_ids, nxt], 1)
+        return probs_ids
+
+
+@pytest.mark.parametrize(
+    "name,wrong,phrase",
+    [
+        ("llama.model", RopeOffsetOffByOne, "values differ"),
+        ("llama.model", NoCacheModel, "step 1"),
+        ("llama.model", UntiedWhenTied, "values differ"),
+        ("llama.generate", SamplingIgnoresSeed, "generated ids"),
+    ],
+)
+def test_model_level_wrong_variants_fail(name, wrong, phrase):
+    result = outcome(name, wrong)
+    assert not result.passed
+    assert phrase in result.message, result.message
+
+
+# --- right variants written differently ---------------------------------------------------------
+
+
+class RMSNormNorm(nn.Module):
+    """Via torch.linalg.vector_norm instead of mean of squares."""
+
+    def __init__(self, hidden_size, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+
+    def forward(self, x):
+        x32 = x.to(torch.float32)
+        ms = torch.linalg.vector_norm(x32, dim=-1, keepdim=True) ** 2 / x.shape[-1]
+        return (self.weight * (x32 / torch.sqrt(ms + self.eps)).to(x.dtype)).to(x.dtype)
+
+
+def apply_rope_complex(x, cos, sin):
+    """Complex multiplication on the half-split pairs."""
+    half = x.shape[-1] // 2
+    xc = torch.complex(x[..., :half].float(), x[..., half:].float())
+    rot = torch.complex(cos[..., :half].float(), sin[..., :half].float())[:, None]
+    y = xc * rot
+    return torch.cat([y.real, y.imag], dim=-1).to(x.dtype)
+
+
+def repeat_kv_expand(x, n_rep):
+    b, g, s, d = x.shape
+    return x.unsqueeze(2).expand(b, g, n_rep, s, d).flatten(1, 2)
+
+
+class AttentionSDPA(L.Attention):
+    """Uses torch's fused attention with the mask built by hand."""
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        b, t, _ = x.shape
+        q = ref.apply_rope(self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2), cos, sin)
+        k = ref.apply_rope(self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2), cos, sin)
+        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        mask = torch.ones(t, t, dtype=torch.bool).tril()[None, None]
+        if attention_mask is not None:
+            mask = mask & attention_mask[:, None, None, :].bool()
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, enable_gqa=True, scale=1 / math.sqrt(self.dh)
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class PreallocatedCache:
+    """A fixed-capacity tensor cache instead of lists + torch.cat."""
+
+    def __init__(self, num_layers, capacity=64):
+        self.n, self.cap, self.k, self.v, self.len = num_layers, capacity, {}, {}, [0] * num_layers
+
+    def update(self, layer, k, v):
+        if layer not in self.k:
+            b, g, _, d = k.shape
+            self.k[layer] = k.new_zeros(b, g, self.cap, d)
+            self.v[layer] = v.new_zeros(b, g, self.cap, d)
+        s, t = self.len[layer], k.shape[2]
+        self.k[layer][:, :, s : s + t] = k
+        self.v[layer][:, :, s : s + t] = v
+        self.len[layer] = s + t
+        return self.k[layer][:, :, : s + t], self.v[layer][:, :, : s + t]
+
+    def length(self):
+        return self.len[0]
+
+
+def sampling_probs_loop(logits, temperature=1.0, top_k=None, top_p=None):
+    """Row by row with Python loops for the nucleus."""
+    probs = ref.sampling_probs(logits, temperature, top_k, None)
+    if top_p is None or top_p >= 1:
+        return probs
+    out = torch.zeros_like(probs)
+    for r in range(probs.shape[0]):
+        total = 0.0
+        for idx in probs[r].argsort(descending=True).tolist():
+            out[r, idx] = probs[r, idx]
+            total += probs[r, idx].item()
+            if total >= top_p:
+                break
+        out[r] /= out[r].sum()
+    return out
+
+
+@pytest.mark.parametrize(
+    "name,right",
+    [
+        ("llama.rmsnorm", RMSNormNorm),
+        ("llama.apply_rope", apply_rope_complex),
+        ("llama.repeat_kv", repeat_kv_expand),
+        ("llama.attention", AttentionSDPA),
+        ("llama.kv_cache", PreallocatedCache),
+        ("llama.sampling_probs", sampling_probs_loop),
+    ],
+)
+def test_right_variants_written_differently_pass(name, right):
+    result = outcome(name, right)
+    assert result.passed, result.message
