@@ -6,6 +6,6 @@ from pathlib import Path
 
 here = Path(__file__).parent
 for script in sorted(here.glob("*.py")):
-    if script.name != "run_all.py":
+    if not script.name.startswith("_") and script.name != "run_all.py":
         print(f"== {script.name}")
         subprocess.run([sys.executable, str(script)], check=True)

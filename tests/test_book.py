@@ -64,6 +64,11 @@ def test_every_page_is_built_and_executed(built):
     assert "application/vnd.jupyter.widget-state+json" in dtypes, "widget state is embedded"
     assert "bfloat16" in dtypes and "65500" in dtypes.replace(",", "").replace("6.55e+04", "65500")
     assert "Williams" in (built / "book/00-prologue/measuring-devices.html").read_text()
+    for page in ("positions", "kv-cache"):  # the chapter's two widgets
+        html = (built / f"book/03-llama/{page}.html").read_text()
+        assert "application/vnd.jupyter.widget-state+json" in html, page
+    real = (built / "book/03-llama/real-weights.html").read_text()
+    assert "identical to Hugging Face: True" in real
 
 
 def test_no_page_loads_from_an_external_host(built):
@@ -150,6 +155,15 @@ def test_pages_render_math_and_widgets_in_a_browser(browser):
     widget = drv.find_element("css selector", ".widget-vbox, .jupyter-widgets")
     widget.screenshot(str(shots / "dtype-widget.png"))
     assert _external_resources(drv, base) == []
+
+    for page in ("positions", "kv-cache"):
+        drv.get(f"{base}/book/03-llama/{page}.html")
+        _wait(drv, "return document.querySelectorAll('mjx-container').length > 0")
+        _wait(
+            drv, "return document.querySelectorAll('.widget-dropdown, .widget-slider').length > 0"
+        )
+        drv.save_screenshot(str(shots / f"llama-{page}.png"))
+        assert _external_resources(drv, base) == []
 
     drv.get(f"{base}/book/00-prologue/measuring-devices.html")
     _wait(drv, "return document.querySelectorAll('mjx-container').length > 0")

@@ -3,30 +3,7 @@
 Edit the notebook itself afterwards (it is the source of truth); rerunning this overwrites it.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-
-def md(text):
-    return new_markdown_cell(text.strip())
-
-
-def code(text, tags=(), **nbg):
-    cell = new_code_cell(text.strip())
-    if nbg:
-        cell.metadata["nbgrader"] = {
-            "schema_version": 3,
-            "locked": False,
-            "solution": False,
-            "grade": False,
-            "task": False,
-            **nbg,
-        }
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
+from notebook_authoring import code, md, save
 
 
 def test(gid, points, *names):
@@ -542,11 +519,4 @@ print(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
     ),
 ]
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-nb.metadata["autograder"] = {"timeout_s": 60, "memory_mb": 3072, "cpu_s": 300}
-out = Path(__file__).resolve().parents[1] / "solutions" / "03-llama" / "llama.ipynb"
-out.parent.mkdir(parents=True, exist_ok=True)
-nbformat.write(nb, str(out))
-print("wrote", out)
+save(cells, "solutions/03-llama/llama.ipynb", {"timeout_s": 60, "memory_mb": 3072, "cpu_s": 300})

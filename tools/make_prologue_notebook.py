@@ -3,29 +3,7 @@
 Edit the notebook itself afterwards (it is the source of truth); rerunning this overwrites it.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-
-def md(text):
-    return new_markdown_cell(text.strip())
-
-
-def code(text, **nbg):
-    cell = new_code_cell(text.strip())
-    if nbg:
-        cell.metadata["nbgrader"] = {
-            "schema_version": 3,
-            "locked": False,
-            "solution": False,
-            "grade": False,
-            "task": False,
-            **nbg,
-        }
-    return cell
-
+from notebook_authoring import code, md, save
 
 cells = [
     md("""
@@ -190,11 +168,8 @@ check("prologue.time_fn", time_fn)
     ),
 ]
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-nb.metadata["autograder"] = {"timeout_s": 20, "memory_mb": 3072, "cpu_s": 120}
-out = Path(__file__).resolve().parents[1] / "solutions" / "00-prologue" / "prologue.ipynb"
-out.parent.mkdir(parents=True, exist_ok=True)
-nbformat.write(nb, str(out))
-print("wrote", out)
+save(
+    cells,
+    "solutions/00-prologue/prologue.ipynb",
+    {"timeout_s": 20, "memory_mb": 3072, "cpu_s": 120},
+)
