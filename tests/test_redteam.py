@@ -167,7 +167,7 @@ CASES = [
         },
         None,
         3,
-        "exceeds the limit",
+        "MB limit",
     ),
     (
         "read_solutions",
@@ -258,6 +258,35 @@ CASES = [
         5,
         "matmul_flops",
     ),
+]
+_FORGE = """
+import json, os, socket, struct
+
+
+def _forge(payload: bytes) -> None:
+    for fd in range(3, 64):
+        try:
+            s = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        if s.family == socket.AF_UNIX:
+            s.sendall(payload)
+
+
+def softmax(x, dim=-1):
+    _forge(PAYLOAD)
+    import time
+    time.sleep(30)
+"""
+HUGE = "PAYLOAD = struct.pack('>QQ', 2, 2**40) + b'{}'\n"
+FAKE = (
+    "head = json.dumps({'ok': True, 'outputs': {'__seq__': [{'__tensor__': 'nope'}]}, 'input_grads': "
+    "{'__seq__': []}, 'param_grads': {'__dict__': {}}, 'param_shapes': {}, 'sleeper_calls': []}).encode()\n"
+    "PAYLOAD = struct.pack('>QQ', len(head), 0) + head\n"
+)
+CASES += [
+    ("forged_huge_reply", {**SOL, "softmax": _FORGE + HUGE}, None, 3, "exceeds the limit"),
+    ("forged_reply", {**SOL, "softmax": _FORGE + FAKE}, None, 3, "malformed data"),
 ]
 BROKEN_FILES = [  # (student id, how, expected note)
     ("malformed_json", "raw", "not valid JSON"),

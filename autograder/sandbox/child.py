@@ -19,6 +19,7 @@ from autograder.sandbox import limits as limits_mod
 from autograder.sandbox import protocol
 
 MAX_REQUEST = 2**31
+MAX_REPLY = 256 * 2**20  # the parent refuses larger replies anyway (client.Session.max_reply)
 
 
 def _short_tb(exc: BaseException, limit: int = 1500) -> str:
@@ -87,6 +88,11 @@ def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor
         "param_shapes": out.param_shapes,
         "sleeper_calls": out.sleeper_calls,
     }
+    size = sum(t.numel() * t.element_size() for t in tensors.values())
+    if size > MAX_REPLY:
+        raise EncodeError(
+            f"the result is {size / 2**20:.0f} MB, over the {MAX_REPLY // 2**20} MB limit"
+        )
     return header, tensors
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from autograder.checks.spec import Case, Outcome, StudentError
 from autograder.checks.values import EncodeError, decode
 from autograder.sandbox import protocol
-from autograder.sandbox.child import encode_case
+from autograder.sandbox.child import MAX_REPLY, encode_case
 from autograder.sandbox.limits import Limits
 
 _uids = itertools.count(
@@ -120,7 +120,7 @@ class Zygote:
 class Session:
     """One confined child holding one student's namespace. Implements the checks' Executor."""
 
-    max_reply = 256 * 2**20
+    max_reply = MAX_REPLY
 
     def __init__(
         self, sock: socket.socket, pid: int, workdir: str, uid: int | None, timeout: float
@@ -142,10 +142,15 @@ class Session:
                 f"did not finish within {timeout or self.timeout:g} s (time limit); "
                 "look for an infinite loop or work that grows too fast"
             ) from None
-        except (OSError, protocol.ProtocolError) as exc:
+        except (OSError, protocol.Closed):
             reason = self._death_reason()
             self.kill()
-            raise StudentError(reason or f"the sandboxed process failed: {exc}") from None
+            raise StudentError(reason) from None
+        except protocol.ProtocolError as exc:  # malformed or oversized: the reply is refused
+            self.kill()
+            raise StudentError(
+                f"the process running your code sent back a bad reply: {exc}"
+            ) from None
 
     def _death_reason(self) -> str:
         try:
@@ -199,8 +204,13 @@ class Session:
                 sleeper_calls=[int(c) for c in reply["sleeper_calls"]],
             )
         except (EncodeError, KeyError, TypeError, ValueError):
-            raise StudentError("the sandboxed process sent back malformed data") from None
-        if not isinstance(out.outputs, list) or not isinstance(out.param_grads, dict):
+            out = None
+        if (
+            out is None
+            or not isinstance(out.outputs, list)
+            or not isinstance(out.param_grads, dict)
+        ):
+            self.kill()  # the conversation can no longer be trusted to be in step
             raise StudentError("the sandboxed process sent back malformed data")
         return out
 

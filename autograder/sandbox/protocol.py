@@ -20,7 +20,11 @@ MAX_HEADER = 4 * 2**20
 
 
 class ProtocolError(Exception):
-    pass
+    """The other side sent something malformed or too large."""
+
+
+class Closed(ProtocolError):
+    """The other side closed the connection (it exited or crashed)."""
 
 
 def send(
@@ -32,7 +36,9 @@ def send(
         if tensors
         else b""
     )
-    sock.sendall(_PREFIX.pack(len(head), len(blob)) + head + blob)
+    sock.sendall(_PREFIX.pack(len(head), len(blob)) + head)
+    if blob:
+        sock.sendall(blob)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -40,7 +46,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     while got < n:
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:
-            raise ProtocolError("the sandboxed process closed the connection")
+            raise Closed("the sandboxed process closed the connection")
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
