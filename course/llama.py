@@ -103,6 +103,9 @@ class KVCache:
 
 
 class LlamaAttention(nn.Module):
+    #: use torch's fused scaled_dot_product_attention; False runs the explicit softmax(QK^T/sqrt(d))V
+    fused: bool = True
+
     def __init__(self, config: LlamaConfig, layer_idx: int = 0):
         super().__init__()
         self.layer_idx = layer_idx
@@ -129,13 +132,27 @@ class LlamaAttention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
-        k, v = repeat_kv(k, self.h // self.g), repeat_kv(v, self.h // self.g)
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)  # (B, H, T, S)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-        probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
-        out = (probs @ v).transpose(1, 2).reshape(b, t, self.h * self.dh)
-        return self.o_proj(out)
+        if self.fused:
+            out = self._fused(q, k, v, mask)
+        else:
+            k, v = repeat_kv(k, self.h // self.g), repeat_kv(v, self.h // self.g)
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)  # (B, H, T, S)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+            out = probs @ v
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.h * self.dh))
+
+    def _fused(self, q, k, v, mask):
+        """The same attention through torch's fused kernel (no repeat_kv copy, no score tensor)."""
+        t, s = q.shape[2], k.shape[2]
+        if mask is not None and bool(mask.all()):
+            mask = None  # one-token decode with no padding: nothing to mask
+        if mask is not None and t == s and mask.shape[0] == 1:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        if mask is not None:  # rows with nothing to attend to (left padding) would give NaN
+            mask = mask | ~mask.any(dim=-1, keepdim=True)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
 
 
 class LlamaMLP(nn.Module):

@@ -62,6 +62,8 @@ def _mask(t: int, s: int, attention_mask: torch.Tensor | None, device) -> torch.
 
 
 class Attention(ref.LlamaAttention):
+    fused = False  # grade against the explicit softmax(QK^T / sqrt(d)) V path
+
     def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int):
         super().__init__(_config(hidden_size, num_heads, num_kv_heads))
 
