@@ -163,6 +163,9 @@ def test_pages_render_math_and_widgets_in_a_browser(browser):
             drv, "return document.querySelectorAll('.widget-dropdown, .widget-slider').length > 0"
         )
         drv.save_screenshot(str(shots / f"llama-{page}.png"))
+        box = drv.find_elements("css selector", ".widget-vbox")[-1]
+        drv.execute_script("arguments[0].scrollIntoView()", box)
+        box.screenshot(str(shots / f"llama-{page}-widget.png"))
         assert _external_resources(drv, base) == []
 
     drv.get(f"{base}/book/00-prologue/measuring-devices.html")
