@@ -82,6 +82,20 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x[:, :, None].expand(b, g, n_rep, s, d).reshape(b, g * n_rep, s, d)
 
 
+def causal_mask(
+    t: int,
+    s: int,
+    attention_mask: torch.Tensor | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """(1 or B, 1, T, S) bool, True = may attend: new token i (at position S - T + i) sees keys <= it,
+    and, with ``attention_mask`` (B, S) (1 = real token), no padding."""
+    mask = torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)[None, None]
+    if attention_mask is not None:
+        mask = mask & attention_mask[:, None, None, :s].bool()
+    return mask
+
+
 class KVCache:
     """Per-layer lists of keys/values, each (B, G, S, Dh), grown by concatenation."""
 
@@ -205,10 +219,7 @@ class LlamaModel(nn.Module):
         positions = torch.arange(past, past + t, device=input_ids.device).expand(b, t)
         x = self.embed_tokens(input_ids)
         cos, sin = rope_cos_sin(self.config.dh, positions, self.config.rope_theta, x.dtype)
-        s = past + t
-        mask = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(past)[None, None]
-        if attention_mask is not None:
-            mask = mask & attention_mask[:, None, None, :s].bool()
+        mask = causal_mask(t, past + t, attention_mask, x.device)
         for layer in self.layers:
             x = layer(x, cos, sin, mask, cache)
         return self.norm(x)

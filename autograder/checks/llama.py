@@ -53,12 +53,7 @@ def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-5
     )
 
 
-def _mask(t: int, s: int, attention_mask: torch.Tensor | None, device) -> torch.Tensor:
-    past = s - t
-    mask = torch.ones(t, s, dtype=torch.bool, device=device).tril(past)[None, None]
-    if attention_mask is not None:
-        mask = mask & attention_mask[:, None, None, :s].bool()
-    return mask
+_mask = ref.causal_mask
 
 
 class Attention(ref.LlamaAttention):
