@@ -97,6 +97,13 @@ class SamplingIgnoresSeed(L.LlamaForCausalLM):
         return probs_ids
 
 
+class UnseededSampling(L.LlamaForCausalLM):
+    def generate(
+        self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
+    ):
+        return super().generate(input_ids, max_new_tokens, temperature, top_k, top_p, seed=None)
+
+
 @pytest.mark.parametrize(
     "name,wrong,phrase",
     [
@@ -104,6 +111,7 @@ class SamplingIgnoresSeed(L.LlamaForCausalLM):
         ("llama.model", NoCacheModel, "step 1"),
         ("llama.model", UntiedWhenTied, "values differ"),
         ("llama.generate", SamplingIgnoresSeed, "generated ids"),
+        ("llama.generate", UnseededSampling, "same seed"),
     ],
 )
 def test_model_level_wrong_variants_fail(name, wrong, phrase):

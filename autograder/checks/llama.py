@@ -514,9 +514,30 @@ def _generate_cases(gen, device, visible=False):
             init=init,
             device=device,
         )
+        sampled = {"temperature": 1.0, "top_k": 20, "top_p": 0.9, "seed": 11}
+        yield Case(
+            "sampling twice with the same seed must give the same tokens",
+            [Step((ids, 8), dict(sampled), method="generate") for _ in range(2)],
+            init=init,
+            device=device,
+        )
 
 
 def _compare_generate(case: Case, expected: Outcome, got: Outcome) -> str | None:
+    if len(case.steps) == 2:  # determinism: the student's two runs, compared with each other
+        first, second = got.outputs
+        prompt = case.steps[0].args[0]
+        want = (prompt.shape[0], prompt.shape[1] + case.steps[0].args[1])
+        if not isinstance(first, torch.Tensor) or tuple(first.shape) != want:
+            return f"generated ids: expected shape {want}, got {getattr(first, 'shape', first)}"
+        if not torch.equal(first[:, : prompt.shape[1]].cpu(), prompt):
+            return "generated ids must start with the prompt"
+        if not isinstance(second, torch.Tensor) or not torch.equal(first, second):
+            return (
+                "two runs with the same seed gave different tokens: draw with "
+                "torch.multinomial(..., generator=torch.Generator().manual_seed(seed))"
+            )
+        return None
     return diagnose(expected.outputs[0], got.outputs[0], None, "generated ids")
 
 
@@ -638,6 +659,12 @@ _both(
     _generate_cases,
     compare=_compare_generate,
 )
-_both("llama.rmsnorm_triton", "rmsnorm_triton", rmsnorm_triton, _triton_cases)
+_both(
+    "llama.rmsnorm_triton",
+    "rmsnorm_triton",
+    rmsnorm_triton,
+    _triton_cases,
+    source_must_contain="@triton.jit",
+)
 
 __all__ = ["Attention", "DecoderLayer", "KVCache", "LlamaForCausalLM", "RMSNorm", "SwiGLU", "nn"]

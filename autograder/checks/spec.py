@@ -86,6 +86,8 @@ class Check:
     misconceptions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     compare: Callable[[Case, Outcome, Outcome], str | None] | None = None
     visible: bool = False
+    #: graded runs only: the answer cells must contain this text (e.g. "@triton.jit")
+    source_must_contain: str | None = None
 
 
 REGISTRY: dict[str, Check] = {}
