@@ -122,7 +122,7 @@ def grade(
         def tick(result, cached):
             progress.update(task, advance=1)
 
-        results, total = grade_class(
+        results, _ = grade_class(
             course,
             assignment,
             submissions,

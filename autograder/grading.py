@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,13 +226,8 @@ def write_csv(path: Path, sources: list[SourceNotebook], results: list[dict[str,
         row["notes"] = "; ".join(r["notes"])[:2000]
         rows.append(row)
     fields = ["student_id", "assignment", "score", "max_score", *cols, "notes"]
-    import io
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     write_atomic(path, buf.getvalue())
-
-
-ProgressFn = Callable[[dict[str, Any], bool], None]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from autograder.checks.compare import DEFAULT_TOL, diagnose
@@ -171,14 +170,11 @@ class _SiluOnUp(SwiGLU):
 
 
 class _NoScale(Attention):
+    """Scores not divided by sqrt(Dh): scaling q by sqrt(Dh) cancels the reference's division."""
+
     def forward(self, x, cos, sin, attention_mask=None):
-        with torch.no_grad():
-            pass
-        orig = self.dh
-        # scores / sqrt(dh) skipped: multiplying q by sqrt(dh) cancels the reference's division
-        q_scale = math.sqrt(orig)
         saved = self.q_proj.weight.data.clone()
-        self.q_proj.weight.data *= q_scale
+        self.q_proj.weight.data *= math.sqrt(self.dh)
         try:
             return super().forward(x, cos, sin, attention_mask)
         finally:
@@ -667,4 +663,4 @@ _both(
     source_must_contain="@triton.jit",
 )
 
-__all__ = ["Attention", "DecoderLayer", "KVCache", "LlamaForCausalLM", "RMSNorm", "SwiGLU", "nn"]
+__all__ = ["Attention", "DecoderLayer", "KVCache", "LlamaForCausalLM", "RMSNorm", "SwiGLU"]
