@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +9,7 @@ from typing import Any
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.errors import CourseError
-from autograder.grading import write_atomic
+from autograder.grading import write_table
 from autograder.layout import Course
 from autograder.release import generate
 
@@ -93,9 +91,5 @@ def export(url: str, assignment: str, out: Path) -> int:
             rows.append(row)
     fields = ["student_id", "assignment", "score", "max_score"]
     fields += sorted({k for r in rows for k in r} - set(fields))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_atomic(out, buf.getvalue())
+    write_table(out, fields, rows)
     return len(rows)

@@ -225,7 +225,11 @@ def write_csv(path: Path, sources: list[SourceNotebook], results: list[dict[str,
                 row[f"{Path(nb['notebook']).stem}:{p['grade_id']}"] = f"{p['score']:g}"
         row["notes"] = "; ".join(r["notes"])[:2000]
         rows.append(row)
-    fields = ["student_id", "assignment", "score", "max_score", *cols, "notes"]
+    write_table(path, ["student_id", "assignment", "score", "max_score", *cols, "notes"], rows)
+
+
+def write_table(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> None:
+    """Write rows as CSV, atomically (readers never see a half-written file)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
