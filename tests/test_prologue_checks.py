@@ -144,3 +144,18 @@ def test_wrong_variants_fail_with_a_teaching_message(name, fn, needle):
 def test_right_variants_pass(name, fn):
     result = outcome(name, fn)
     assert result.passed, result.message
+
+
+def test_class_secret_changes_inputs_per_student(monkeypatch):
+    from autograder.checks.spec import seed_for
+
+    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    public = seed_for("prologue.softmax")
+    monkeypatch.setenv("AUTOGRADER_SECRET", "instructor-only")
+    alice, bob = seed_for("prologue.softmax", "alice"), seed_for("prologue.softmax", "bob")
+    assert len({public, alice, bob}) == 3
+    assert outcome_with_seed("prologue.softmax", ref.softmax, alice).passed
+
+
+def outcome_with_seed(name, fn, seed):
+    return run_check(get_check(name), InKernelExecutor(fn), seed)
