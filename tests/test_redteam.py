@@ -164,7 +164,7 @@ CASES = [
         "huge_return",
         {
             **SOL,
-            "softmax": "import torch\ndef softmax(x, dim=-1):\n    return torch.zeros(2**26 + 1)\n",
+            "softmax": "import torch\ndef softmax(x, dim=-1):\n    if x.requires_grad:\n        return x.softmax(dim)\n    return torch.zeros(2**26 + 1)\n",
         },
         None,
         3,
