@@ -62,7 +62,10 @@ def grade_class(
             todo.append(sub)
 
     def work(sub: Submission, zygote: Zygote) -> dict[str, Any]:
-        result = grade_submission(zygote, assignment, sources, sub, settings)
+        try:
+            result = grade_submission(zygote, assignment, sources, sub, settings)
+        except Exception as exc:  # a grader-side failure must not end the class's run
+            result = failed_result(assignment, sources, sub, exc)
         feedback.write(out, result)
         write_atomic(out / "results" / f"{sub.student_id}.json", json.dumps(result, indent=1))
         return result
@@ -78,6 +81,43 @@ def grade_class(
     gradebook.record(db_url, results)  # idempotent: repairs a run killed between file and DB
     write_csv(out / "grades.csv", sources, results)
     return results, len(subs)
+
+
+def failed_result(
+    assignment: str, sources: list[SourceNotebook], sub: Submission, exc: Exception
+) -> dict[str, Any]:
+    """Zero for every part, a note saying why, and no key: a rerun grades this student again."""
+    reason = (
+        f"not graded: the grader failed ({type(exc).__name__}: {str(exc)[:300]}); rerun the command"
+    )
+    notebooks = [
+        {
+            "notebook": s.name,
+            "score": 0.0,
+            "max_score": s.max_score,
+            "notes": [reason],
+            "sandbox_missing": [],
+            "parts": [
+                {
+                    "grade_id": p.grade_id,
+                    "points": p.points,
+                    "score": 0.0,
+                    "checks": [{"name": c, "passed": False, "message": reason} for c in p.checks],
+                }
+                for p in s.parts
+            ],
+        }
+        for s in sources
+    ]
+    return {
+        "student_id": sub.student_id,
+        "assignment": assignment,
+        "key": None,
+        "score": 0.0,
+        "max_score": sum(s.max_score for s in sources),
+        "notebooks": notebooks,
+        "notes": [*sub.notes, reason],
+    }
 
 
 def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]:

@@ -141,3 +141,29 @@ def test_resume_after_kill_9_gives_the_same_grades(tmp_path):
     )
     rows = exported.read_text().splitlines()
     assert len(rows) == 9 and rows[1].startswith("s00,00-prologue,3,6")
+
+
+def test_a_grader_failure_costs_one_student_and_is_retried(tmp_path, monkeypatch):
+    from autograder import service
+    from autograder.layout import Course
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write_submission(subs, "ann", SOL)
+    write_submission(subs, "bob", SOL)
+    real = service.grade_submission
+
+    def flaky(zygote, assignment, sources, sub, settings):
+        if sub.student_id == "bob":
+            raise RuntimeError("the sandbox did not start")
+        return real(zygote, assignment, sources, sub, settings)
+
+    monkeypatch.setattr(service, "grade_submission", flaky)
+    out = tmp_path / "out"
+    results, _ = service.grade_class(Course(ROOT), PROLOGUE, subs, out, 2, None)
+    by = {r["student_id"]: r for r in results}
+    assert by["ann"]["score"] == 6 and by["bob"]["score"] == 0
+    assert "rerun the command" in by["bob"]["notes"][-1]
+    monkeypatch.setattr(service, "grade_submission", real)
+    results, _ = service.grade_class(Course(ROOT), PROLOGUE, subs, out, 2, None)
+    assert {r["student_id"]: r["score"] for r in results} == {"ann": 6, "bob": 6}
