@@ -18,7 +18,7 @@ from autograder.checks.spec import Case, Outcome, StudentError
 from autograder.checks.values import EncodeError, decode
 from autograder.sandbox import protocol
 from autograder.sandbox.child import MAX_REPLY, encode_case
-from autograder.sandbox.limits import Limits
+from autograder.sandbox.limits import Limits, pids_of
 
 _uids = itertools.count(
     int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100
@@ -34,18 +34,14 @@ def _next_uid() -> int:
 def kill_uid(uid: int) -> None:
     """SIGKILL every process owned by ``uid`` (catches children that escaped the process group)."""
     for _ in range(3):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+        pids = pids_of(uid)
+        if not pids:
+            return
+        for pid in pids:
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    found = True
-                    os.kill(int(entry), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if not found:
-            return
 
 
 class Zygote:

@@ -58,16 +58,27 @@ def _mount(libc, src, target, fstype, flags, data=None) -> None:
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
-def _processes_of(uid: int) -> int:
-    """Number of processes and threads owned by ``uid`` (RLIMIT_NPROC counts threads too)."""
-    count = 0
+def pids_of(uid: int) -> list[int]:
+    """Process ids owned by ``uid``, read from /proc."""
+    pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry}/task"))
+                    pids.append(int(entry))
             except OSError:
                 pass
+    return pids
+
+
+def _processes_of(uid: int) -> int:
+    """Number of processes and threads owned by ``uid`` (RLIMIT_NPROC counts threads too)."""
+    count = 0
+    for pid in pids_of(uid):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
     return count
 
 
