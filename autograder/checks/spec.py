@@ -270,10 +270,6 @@ class CheckResult:
     cases_run: int
 
 
-def reference_outcome(check: Check, case: Case, state, cotangent) -> Outcome:
-    return call_target(check.reference, case, state, cotangent)
-
-
 def _perturb(t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Reference weights plus noise, so that e.g. an RMSNorm weight of all ones cannot hide a bug."""
     t = t.detach().clone()
@@ -304,15 +300,17 @@ def run_check(
             ref_module = check.reference(**case.init)
             if isinstance(ref_module, torch.nn.Module):
                 state = {k: _perturb(v, gen) for k, v in ref_module.state_dict().items()}
-        probe = call_target(
-            check.reference,
-            Case(case.label, case.steps, case.init, (), False, "cpu", case.dtype),
-            state,
-            None,
-        )
-        cot = _cotangent(probe.outputs, gen) if (case.grad_wrt or case.param_grads) else None
-        if cot is not None and case.cotangent_mask is not None:
-            cot = cot * case.cotangent_mask.to(cot.dtype)
+        cot = None
+        if case.grad_wrt or case.param_grads:  # a random output gradient of the reference's shape
+            probe = call_target(
+                check.reference,
+                Case(case.label, case.steps, case.init, (), False, "cpu", case.dtype),
+                state,
+                None,
+            )
+            cot = _cotangent(probe.outputs, gen)
+            if cot is not None and case.cotangent_mask is not None:
+                cot = cot * case.cotangent_mask.to(cot.dtype)
         expected = call_target(check.reference, case, state, cot)
         try:
             got = executor.run(check.target, case, state, cot)
