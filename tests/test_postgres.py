@@ -6,6 +6,7 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -47,7 +48,9 @@ def postgres(tmp_path_factory):
             cmd = ("runuser", "-u", "postgres", "--", *cmd)
         return subprocess.run(cmd, capture_output=True, text=True, check=True)
 
-    port = 54329
+    with socket.socket() as probe:  # a free port, so a server already on 5432/54329 is no problem
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     run(f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "grader")
     run(
         f"{bindir}/pg_ctl",
