@@ -53,9 +53,10 @@ def release(
     if check:
         if stale:
             print(
-                "exercises/ is out of date with solutions/: "
+                "generated notebooks are out of date with their sources in solutions/*/*.py: "
                 + ", ".join(stale)
-                + ". Run `python -m autograder release --all` and commit the result.",
+                + ". Edit the .py source, run `python -m autograder release --all` "
+                "(or `make release`) and commit the result.",
                 file=sys.stderr,
             )
             raise typer.Exit(1)

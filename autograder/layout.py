@@ -38,7 +38,7 @@ class Course:
         return sorted(
             p.name
             for p in self.solutions.iterdir()
-            if p.is_dir() and ASSIGNMENT.match(p.name) and any(p.glob("*.ipynb"))
+            if p.is_dir() and ASSIGNMENT.match(p.name) and any(p.glob("*.py"))
         )
 
     def check_assignment(self, name: str) -> str:

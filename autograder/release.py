@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autograder.errors import CourseError
 from autograder.layout import Course
+from autograder.sources import stale_notebooks, write_notebooks
 
 
 def _nbgrader(course: Course, *args: str) -> None:
@@ -49,24 +50,41 @@ def _normalised(path: Path) -> str:
     return json.dumps(nb, sort_keys=True, indent=1)
 
 
+def _same(a: Path, b: Path) -> bool:
+    if a.suffix == ".ipynb":
+        return _normalised(a) == _normalised(b)
+    return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
+
+
 def stale_files(course: Course, assignment: str) -> list[str]:
-    """Files of exercises/<assignment> that differ from a fresh release (empty: up to date)."""
+    """Generated files that differ from their source (empty: up to date).
+
+    Checks both steps: ``solutions/<a>/*.ipynb`` against their ``.py`` sources, and
+    ``exercises/<a>`` against a fresh nbgrader release of those notebooks.
+    """
+    stale = [
+        str(p.relative_to(course.root)) for p in stale_notebooks(course.solutions / assignment)
+    ]
+    if stale:
+        return stale  # the release would be built from stale notebooks
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, assignment, Path(tmp))
         fresh = Path(tmp) / assignment
         current = course.exercises / assignment
-        names = {p.name for p in fresh.glob("*.ipynb")} | (
-            {p.name for p in current.glob("*.ipynb")} if current.is_dir() else set()
+        names = {p.name for p in fresh.iterdir()} | (
+            {p.name for p in current.iterdir()} if current.is_dir() else set()
         )
         stale = []
         for name in sorted(names):
             a, b = fresh / name, current / name
-            if not a.exists() or not b.exists() or _normalised(a) != _normalised(b):
+            if not a.exists() or not b.exists() or _same(a, b) is False:
                 stale.append(f"exercises/{assignment}/{name}")
         return stale
 
 
 def release(course: Course, assignment: str) -> Path:
+    """Regenerate ``solutions/<a>/*.ipynb`` from the ``.py`` sources, then ``exercises/<a>``."""
+    write_notebooks(course.solutions / assignment)
     target = course.exercises / assignment
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, assignment, Path(tmp))

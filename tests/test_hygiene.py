@@ -69,3 +69,29 @@ def test_release_check_command_passes():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_release_holds_only_student_files():
+    """The .py notebook sources hold the solutions: no file of any release may be one."""
+    course = Course(ROOT)
+    for assignment in course.assignments():
+        for path in (course.exercises / assignment).rglob("*"):
+            text = path.read_text(errors="ignore") if path.is_file() else ""
+            assert "BEGIN SOLUTION" not in text, f"{path} leaks a solution region"
+            assert path.suffix != ".py" or "nbgrader=" not in text, f"{path} is a notebook source"
+
+
+def test_every_source_notebook_has_one_py_source():
+    """solutions/NN-slug/x.py is the one source; x.ipynb is generated from it."""
+    course = Course(ROOT)
+    for assignment in course.assignments():
+        for nb_path in course.source_notebooks(assignment):
+            assert nb_path.with_suffix(".py").is_file(), f"{nb_path} has no .py source"
+
+
+def test_no_generated_or_build_files_are_tracked():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    bad = [p for p in tracked if ".egg-info/" in p or "__pycache__" in p or p.startswith("_build/")]
+    assert not bad, f"generated files are tracked: {bad[:5]}"
