@@ -5,8 +5,10 @@ Every architectural number comes from the model's released configuration (Meta's
 the feed-forward size is *derived* from it with Meta's own rule (:func:`ffn_hidden_size`), never
 typed in. Training facts (tokens, peak learning rate, context) come from the papers: LLaMA 1
 (Touvron et al., 2023a, Tables 1-2), Llama 2 (Touvron et al., 2023b, Table 1), Llama 3 / 3.1
-(Llama Team, 2024, Table 3) and the Llama 3.2 model card. Where a number was not published it is
-``None`` and the book prints a dash.
+(Llama Team, 2024, Table 3: its peak learning rates 3e-4 / 1.5e-4 / 8e-5 are for 8B / 70B / 405B)
+and the Llama 3.2 model card. Where a number was not published it is ``None`` and the book prints a
+dash. ``vocab_size`` is the number of embedding rows in the released checkpoints (Llama 3: 128,256,
+i.e. the paper's 128K vocabulary plus 256 reserved special tokens).
 
 Names follow Hugging Face's ``LlamaConfig`` (``hidden_size``, ``num_hidden_layers``,
 ``num_attention_heads``, ``num_key_value_heads``, ``head_dim``, ``intermediate_size``,
@@ -156,16 +158,16 @@ SPECS = [
          peak_lr=1.5e-4, **_L2),
     Spec("Llama-3-8B", params_b=8.0, hidden_size=4096, num_hidden_layers=32,
          num_attention_heads=32, num_key_value_heads=8, multiple_of=1024, ffn_dim_multiplier=1.3,
-         peak_lr=None, **_L3),
+         peak_lr=3.0e-4, **_L3),
     Spec("Llama-3-70B", params_b=70.0, hidden_size=8192, num_hidden_layers=80,
          num_attention_heads=64, num_key_value_heads=8, multiple_of=4096, ffn_dim_multiplier=1.3,
-         peak_lr=None, **_L3),
+         peak_lr=1.5e-4, **_L3),
     Spec("Llama-3.1-8B", params_b=8.0, hidden_size=4096, num_hidden_layers=32,
          num_attention_heads=32, num_key_value_heads=8, multiple_of=1024, ffn_dim_multiplier=1.3,
-         tokens_t=15.0, peak_lr=None, **_L31),
+         tokens_t=15.0, peak_lr=3.0e-4, **_L31),
     Spec("Llama-3.1-70B", params_b=70.0, hidden_size=8192, num_hidden_layers=80,
          num_attention_heads=64, num_key_value_heads=8, multiple_of=4096, ffn_dim_multiplier=1.3,
-         tokens_t=15.0, peak_lr=None, **_L31),
+         tokens_t=15.0, peak_lr=1.5e-4, **_L31),
     Spec("Llama-3.1-405B", params_b=405.0, hidden_size=16384, num_hidden_layers=126,
          num_attention_heads=128, num_key_value_heads=8, multiple_of=4096, ffn_dim_multiplier=1.2,
          tokens_t=15.6, peak_lr=8.0e-5, **_L31),
