@@ -14,15 +14,18 @@ import functools
 import http.server
 import json
 import math
+import os
 import re
 import shutil
 import threading
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
-HTML = ROOT / "_build" / "html"
+# BOOK_HTML tests another copy of the site (e.g. the Pages artifact, or a deliberately broken one).
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
 PAGES = [
     "book/intro",
