@@ -145,6 +145,23 @@ def grade(
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
 
 
+@app.command("new-chapter")
+def new_chapter(
+    chapter: Annotated[str, typer.Argument(help="NN-slug, for example 05-ssl")],
+    title: Annotated[str | None, typer.Option("--title", help="the chapter's title")] = None,
+):
+    """Create a chapter from templates: page, notebook source, checks, reference, tests, toc entry."""
+    from autograder.scaffold import new_chapter as scaffold
+
+    course = Course.find()
+    for path in scaffold(course, chapter, title):
+        console.print(f"created {path.relative_to(course.root)}")
+    console.print(
+        f"added book/{chapter}/index to _toc.yml. Next: edit the files above, then "
+        f"`python -m autograder release {chapter}` and `make test`."
+    )
+
+
 @app.command()
 def export(
     assignment: Annotated[str, typer.Option("--assignment")],

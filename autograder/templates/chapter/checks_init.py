@@ -1,0 +1,3 @@
+"""Checks for chapter {chapter} (solutions/{chapter}), named ``{slug}.<block>``: one module per block."""
+
+from autograder.checks.{slug} import scale  # noqa: F401  (importing a block module registers it)
