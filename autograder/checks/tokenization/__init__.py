@@ -11,6 +11,7 @@ one block.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import unicodedata
 from collections import Counter
@@ -58,7 +59,7 @@ def _register(name: str, target: str, reference, cases, misconceptions, visible_
             name=f"tokenization.{name}.visible",
             target=target,
             reference=reference,
-            cases=visible_cases or (lambda gen, device: list(cases(gen, device))[:3]),
+            cases=visible_cases or (lambda gen, device: itertools.islice(cases(gen, device), 3)),
             visible=True,
             misconceptions=misconceptions,
         )

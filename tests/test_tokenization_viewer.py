@@ -1,0 +1,109 @@
+"""The chapter's tokenizer viewer (course/tokenization/viewer.py) in headless Chromium: every
+(text, tokenizer) choice shows exactly the tokens that tiktoken / tokenizers / the course's
+encoders give for the embedded text. ``check_tokenizer_viewer`` is the widget's reference check
+(for tests/test_book.py::REFERENCE_CHECKS on the built page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from course.tokenization import corpora, gpt2, viewer, wordpiece
+
+
+def _tokens_shown(drv, root) -> list[str]:
+    return drv.execute_script(
+        "return [...arguments[0].querySelectorAll('[data-role=output] span[style]')]"
+        ".map(s => s.textContent)",
+        root,
+    )
+
+
+def check_tokenizer_viewer(drv) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    root = drv.find_element("css selector", '[data-widget="tokenizer-viewer"]')
+    data = json.loads(
+        drv.execute_script(
+            "return arguments[0].querySelector('script[data-role=data]').textContent", root
+        )
+    )
+    enc = gpt2.tiktoken_gpt2()
+    for text_name, text in data["texts"].items():
+        expected = {
+            "character": [viewer.show_piece(c) for c in text],
+            "GPT-2 (50257)": [
+                viewer.show_piece(enc.decode_single_token_bytes(i))
+                for i in enc.encode_ordinary(text)
+            ],
+            "BERT WordPiece (30522)": [
+                viewer.show_piece(t) for t in wordpiece.wordpiece_tokenize(text)
+            ],
+        }
+        for tok_name in data["tokens"][text_name]:
+            for control, value in (("text", text_name), ("tok", tok_name)):
+                el = root.find_element(
+                    "css selector", f'[data-testid="tokenizer-viewer-{control}"]'
+                )
+                option = json.dumps(value, separators=(",", ":"))
+                if el.get_attribute("value") != option:
+                    before = root.get_attribute("data-updates")
+                    Select(el).select_by_value(option)
+                    WebDriverWait(drv, 30).until(
+                        lambda d, b=before: root.get_attribute("data-updates") != b
+                    )
+            shown = _tokens_shown(drv, root)
+            assert shown == data["tokens"][text_name][tok_name], (text_name, tok_name)
+            count = drv.find_element("css selector", '[data-testid="tokenizer-viewer-count"]')
+            assert float(count.get_attribute("data-value")) == len(shown)
+            if tok_name in expected:
+                assert shown == expected[tok_name], (text_name, tok_name)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = shutil.which("chromium") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_viewer_shows_the_reference_tokens(driver, tmp_path):
+    texts = {
+        "Shakespeare": corpora.shakespeare_plays()["hamlet"][2000:2300],
+        "Chinese and emoji": "我喜歡看電影 🤗👍🏽 e\u0301 <b>&amp;</b>",
+    }
+    enc = gpt2.tiktoken_gpt2()
+    tokenizers = {
+        "character": list,
+        "GPT-2 (50257)": lambda s: [
+            enc.decode_single_token_bytes(i) for i in enc.encode_ordinary(s)
+        ],
+        "BERT WordPiece (30522)": wordpiece.wordpiece_tokenize,
+    }
+    widget = viewer.tokenizer_viewer(
+        viewer.tokenize_all(texts, tokenizers), "Shakespeare", "GPT-2 (50257)", texts
+    )
+    page = tmp_path / "viewer.html"
+    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
+    driver.get(page.as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_tokenizer_viewer(driver)
