@@ -257,6 +257,15 @@ def test_pages_render_math_in_a_browser(browser):
         drv.save_screenshot(str(SHOTS / f"{shot}.png"))
         assert _external_resources(drv, base) == [], page
         assert _js_errors(drv) == [], page
+    _open(drv, base, "book/03-llama/index")
+    section = drv.find_element("css selector", "section#exercises")
+    drv.execute_script("arguments[0].scrollIntoView()", section)
+    section.screenshot(str(SHOTS / "llama-exercises.png"))
+    _open(drv, base, "book/03-llama/kv-cache")  # the widget in the theme's dark mode
+    drv.execute_script("document.documentElement.dataset.theme = 'dark'")
+    root = _root(drv, "kv-cache")
+    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", root)
+    root.screenshot(str(SHOTS / "widget-kv-cache-dark.png"))
 
 
 # ------------------------------------------------------------- every widget responds (generic)
