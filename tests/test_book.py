@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from test_tokenization_viewer import check_tokenizer_viewer
 
 # BOOK_HTML tests another copy of the site (e.g. the Pages artifact, or a deliberately broken one).
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
@@ -501,6 +502,7 @@ REFERENCE_CHECKS = {
     "dtype-round": check_dtype_round,
     "rope-explorer": check_rope_explorer,
     "kv-cache": check_kv_cache,
+    "tokenizer-viewer": check_tokenizer_viewer,  # tests/test_tokenization_viewer.py
 }
 
 
