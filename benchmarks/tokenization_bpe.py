@@ -11,6 +11,8 @@ Training (byte-level, GPT-2 pre-tokeniser, vocabulary 256 + merges):
   the two per-merge costs (``--full-naive`` runs it instead);
 - Hugging Face tokenizers' Rust BpeTrainer (ByteLevel pre-tokeniser, from the raw text; it uses
   every core through rayon).
+Agreement: the merges equal tokenizers' (same word counts) under HF's tie-break rule; the
+course's rule differs only from the first tie on.
 Encoding: the reference GPT-2 encoder (pure Python, per-call cache of pieces) vs tiktoken (Rust).
 Medians of 3 rounds after one warm-up.
 """
@@ -66,6 +68,49 @@ def hf_train(text: str, vocab: int):
     return tok
 
 
+def merge_agreement(counts: Counter, merges, vocab: int) -> dict:
+    """Compare with tokenizers' merges learned from the *same* word counts (each pre-token one
+    sequence, no further splitting): equal under HF's tie-break, and where the course's differs."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    b2u = _bytes_to_unicode()
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator([w.decode() for w, n in counts.items() for _ in range(n)], trainer)
+    hf = [
+        tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m)
+        for m in json.loads(tok.to_str())["model"]["merges"]
+    ]
+    mapped = {"".join(b2u[x] for x in w): n for w, n in counts.items()}
+    same_rule = bpe.train_bpe_fast(mapped, len(hf), tie_break="hf")
+    vocab_bytes = bpe.byte_vocab(merges)
+    ours = ["".join(b2u[x] for x in vocab_bytes[256 + r]) for r in range(len(merges))]
+    theirs = [a + b for a, b in hf]
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
+    return {
+        "hf_merges": len(hf),
+        "equal_with_hf_tie_break": same_rule == hf,
+        "course_rule_first_difference_at_merge": first,
+        "course_rule_tokens_in_common": len(set(ours) & set(theirs)),
+    }
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocab", type=int, default=4096)
@@ -102,6 +147,8 @@ def main() -> None:
             f"{last * 1e3:.0f} ms/merge over the last {k}, linear in between"
         )
 
+    agreement = merge_agreement(counts, merges, args.vocab)
+
     sample = text[:1_000_000]
     enc = gpt2.tiktoken_gpt2()
     mb = len(sample.encode("utf-8")) / 1e6
@@ -126,6 +173,7 @@ def main() -> None:
         distinct_pretokens=len(counts),
         pretokenize_and_count_seconds=round(t_count, 2),
         naive_note=naive_note,
+        tokenizers_agreement=agreement,
         encode_columns=["encoder", "MB/s (1 MB of Shakespeare)", "ratio to tiktoken"],
         encode_rows=[
             [
