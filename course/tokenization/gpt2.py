@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib.util
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 
 import regex
 
@@ -34,7 +35,11 @@ def pretokenize(text: str) -> list[str]:
 @functools.cache
 def gpt2_ranks() -> dict[bytes, int]:
     """bytes -> rank (= token id) for GPT-2's 50,256 mergeable tokens, from whisper's package."""
-    path = resources.files("whisper") / "assets" / "gpt2.tiktoken"
+    # locate the package without importing it (whisper's __init__ imports torch: seconds)
+    spec = importlib.util.find_spec("whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("openai-whisper (GPT-2's ranks) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "assets" / "gpt2.tiktoken"
     ranks = {}
     for line in path.read_text().splitlines():
         if line:
