@@ -70,6 +70,8 @@ from autograder.checks import check
 # %% [markdown]
 # ## 1. A BPE trainer (3 points)
 #
+# Book: *Tokenization → Byte-pair encoding* (the worked example and the tie-break rule).
+#
 # Train byte-pair encoding on a corpus given as **words with counts**. Each word starts as the
 # sequence of its characters. Repeat `num_merges` times:
 #
@@ -139,6 +141,8 @@ check("tokenization.train_bpe", train_bpe)
 # %% [markdown]
 # ## 2. Encoding with merges (2 points)
 #
+# Book: *Byte-pair encoding*, section *Encoding: apply merges by rank*.
+#
 # Encode one word with a list of merges (rank = position in the list, 0 first). Start from the
 # word's characters; **repeatedly merge the adjacent pair of lowest rank** among the pairs present
 # (all its occurrences, left to right), until no adjacent pair is a merge. The rank decides, not
@@ -196,6 +200,8 @@ check("tokenization.bpe_encode", bpe_encode)
 
 # %% [markdown]
 # ## 3. Byte-level BPE: encode and decode any Unicode (3 points)
+#
+# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *Bytes, not characters*.
 #
 # Byte-level BPE works on the text's **UTF-8 bytes**: ids 0-255 are the bytes, and merge `r`
 # (a pair of ids `(a, b)`) creates the id `256 + r`, whose bytes are those of `a` followed by
@@ -261,6 +267,8 @@ check("tokenization.byte_decode", byte_decode)
 # %% [markdown]
 # ## 4. GPT-2's pre-tokeniser (2 points)
 #
+# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *Pre-tokenisation*.
+#
 # Before BPE, GPT-2 cuts text with a regular expression, and merges never cross a cut. Return the
 # pattern's matches in order (they concatenate back to the text). The pattern is an alternation,
 # tried left to right at each position:
@@ -298,6 +306,8 @@ check("tokenization.gpt2_pretokenize", gpt2_pretokenize)
 
 # %% [markdown]
 # ## 5. Encoding with the real GPT-2 ranks (3 points)
+#
+# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *The real GPT-2 vocabulary*.
 #
 # `GPT2_RANKS` (loaded above) maps 50,256 byte strings to their rank, which is also the token id.
 # To encode one pre-token: start from its UTF-8 bytes as single-byte parts; repeatedly find the
@@ -358,6 +368,8 @@ check("tokenization.gpt2_encode_pieces", gpt2_encode_pieces)
 # %% [markdown]
 # ## 6. WordPiece (3 points)
 #
+# Book: *WordPiece (BERT)*, section *Step 2: greedy longest match first*.
+#
 # BERT encodes each pre-tokenised word on its own, **greedy longest match first**: from the
 # current position take the longest substring that is in the vocabulary; a piece that does not
 # start the word is looked up with the prefix `"##"` (a *continuation*). Continue after it. If at
@@ -404,6 +416,8 @@ check("tokenization.wordpiece", wordpiece)
 
 # %% [markdown]
 # ## 7. BERT's pre-tokeniser (2 points)
+#
+# Book: *WordPiece (BERT)*, section *Step 1: normalise and pre-tokenise*.
 #
 # Before WordPiece, BERT (uncased) normalises and splits the text, as the `tokenizer.json` of
 # all-MiniLM-L6-v2 does:
