@@ -31,6 +31,16 @@ MISTAKES = [
 ]
 
 
+SECRETS = ["", "class-secret-1", "class-secret-2"]
+
+
+@pytest.fixture(params=SECRETS, ids=["no-secret", "secret-1", "secret-2"])
+def secret(request, monkeypatch):
+    """Every test below runs without a class secret and with two (other random inputs)."""
+    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    return request.param
+
+
 def outcome(name, obj):
     return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
 
@@ -42,13 +52,13 @@ def test_every_block_has_checks():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_reference_passes_its_own_check(name):
+def test_reference_passes_its_own_check(name, secret):
     result = outcome(name, REFERENCE[REGISTRY[name].target])
     assert result.passed, result.message
 
 
 @pytest.mark.parametrize("name,label", MISTAKES)
-def test_known_mistake_fails_and_is_named(name, label):
+def test_known_mistake_fails_and_is_named(name, label, secret):
     result = outcome(name, REGISTRY[name].misconceptions[label])
     assert not result.passed
     assert label in result.message, result.message
@@ -154,13 +164,13 @@ ALTERNATIVES = [
 
 
 @pytest.mark.parametrize("name,fn", ALTERNATIVES, ids=[f.__name__ for _, f in ALTERNATIVES])
-def test_correct_variant_passes(name, fn):
+def test_correct_variant_passes(name, fn, secret):
     result = outcome(name, fn)
     assert result.passed, result.message
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_cases_and_answers_cross_the_sandbox(name):
+def test_cases_and_answers_cross_the_sandbox(name, secret):
     """Every case and the reference's answer fit the sandbox's JSON protocol (<= 256 items...)."""
     import torch
 

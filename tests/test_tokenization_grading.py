@@ -1,5 +1,5 @@
-"""The tokenization assignment through the hardened grader: a full solution scores 18/18; known
-mistakes lose points only in their own block, with the mistake named."""
+"""The tokenization assignment through the hardened grader: a full solution scores 18/18, the
+unanswered release 0; known mistakes lose points only in their own block, with the mistake named."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_tokenization_class(tmp_path):
     subs.mkdir()
     kw = {"assignment": TOK, "name": "tokenization.ipynb"}
     write_submission(subs, "full", SOL, **kw)
+    write_submission(subs, "stub", None, **kw)  # the release, unanswered
     # block 1: ties broken by the largest pair
     write_submission(
         subs,
@@ -61,6 +62,7 @@ def test_tokenization_class(tmp_path):
         return " ".join(c["message"] for c in part(sid, gid)["checks"])
 
     assert by["full"]["score"] == 18, by["full"]
+    assert by["stub"]["score"] == 0, by["stub"]
     assert part("largest_tie", "test_train_bpe")["score"] == 0
     assert "largest pair" in messages("largest_tie", "test_train_bpe")
     assert by["largest_tie"]["score"] == 15

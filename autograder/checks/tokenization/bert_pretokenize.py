@@ -62,7 +62,7 @@ def _bert_no_cjk(text):
     return _pretokenize_with(normalize, text)
 
 
-BERT_MISTAKES = {
+MISTAKES = {
     "accents kept (strip them: NFD, then drop category Mn)": lambda t: _pretokenize_with(
         _normalize_no_strip, t
     ),
@@ -90,5 +90,5 @@ def _bert_cases(gen, device):
 
 
 register_pair(
-    "bert_pretokenize", "bert_pretokenize", wordpiece.bert_pretokenize, _bert_cases, BERT_MISTAKES
+    "bert_pretokenize", "bert_pretokenize", wordpiece.bert_pretokenize, _bert_cases, MISTAKES
 )

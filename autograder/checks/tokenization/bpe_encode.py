@@ -35,7 +35,7 @@ def _encode_first_occurrence_only(word, merges):
     return parts
 
 
-ENCODE_MISTAKES = {
+MISTAKES = {
     "merging the leftmost pair that is a merge instead of the pair of lowest rank": (
         _encode_leftmost
     ),
@@ -70,4 +70,4 @@ def _encode_cases(gen, device):
     )
 
 
-register_pair("bpe_encode", "bpe_encode", bpe.bpe_encode, _encode_cases, ENCODE_MISTAKES)
+register_pair("bpe_encode", "bpe_encode", bpe.bpe_encode, _encode_cases, MISTAKES)

@@ -50,7 +50,7 @@ def _byte_encode_leftmost(text, merges):
             return ids
 
 
-BYTE_ENCODE_MISTAKES = {
+ENCODE_MISTAKES = {
     "code points (ord) instead of UTF-8 bytes": _byte_encode_chars,
     "merging the leftmost pair that is a merge instead of the pair of lowest rank": (
         _byte_encode_leftmost
@@ -68,7 +68,7 @@ def _byte_decode_ignore(ids, merges):
     return b"".join(vocab[i] for i in ids).decode("utf-8", errors="ignore")
 
 
-BYTE_DECODE_MISTAKES = {
+DECODE_MISTAKES = {
     "each token decoded to str on its own (a character split across tokens breaks)": (
         _byte_decode_per_token
     ),
@@ -138,9 +138,5 @@ def _broken(b: bytes) -> bool:
         return True
 
 
-register_pair(
-    "byte_encode", "byte_encode", bpe.byte_encode, _byte_encode_cases, BYTE_ENCODE_MISTAKES
-)
-register_pair(
-    "byte_decode", "byte_decode", bpe.byte_decode, _byte_decode_cases, BYTE_DECODE_MISTAKES
-)
+register_pair("byte_encode", "byte_encode", bpe.byte_encode, _byte_encode_cases, ENCODE_MISTAKES)
+register_pair("byte_decode", "byte_decode", bpe.byte_decode, _byte_decode_cases, DECODE_MISTAKES)

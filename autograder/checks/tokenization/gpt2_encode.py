@@ -40,7 +40,7 @@ def _encode_pieces_joined(pieces):
     return gpt2.encode_piece("".join(pieces).encode("utf-8"), gpt2.gpt2_ranks())
 
 
-GPT2_MISTAKES = {
+MISTAKES = {
     "merging the leftmost pair found in the ranks instead of the pair of lowest rank": (
         _encode_pieces_leftmost
     ),
@@ -74,6 +74,4 @@ def _gpt2_cases(gen, device):
         yield Case(f"{label}: {_excerpt(text)}", steps)
 
 
-register_pair(
-    "gpt2_encode_pieces", "gpt2_encode_pieces", gpt2_encode_pieces, _gpt2_cases, GPT2_MISTAKES
-)
+register_pair("gpt2_encode_pieces", "gpt2_encode_pieces", gpt2_encode_pieces, _gpt2_cases, MISTAKES)

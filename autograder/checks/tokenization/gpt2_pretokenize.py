@@ -19,7 +19,7 @@ _NO_LOOKAHEAD = regex.compile(
 _ANY_CASE = regex.compile(
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 )
-PRETOKENIZE_MISTAKES = {
+MISTAKES = {
     r"whitespace matched by \s+ alone: the (?!\S) alternative is missing": _NO_LOOKAHEAD.findall,
     "contractions matched in any case ('S, 'LL): GPT-2's are lower case only": _ANY_CASE.findall,
     "str.split() on whitespace instead of GPT-2's pattern": lambda text: text.split(),
@@ -36,5 +36,5 @@ register_pair(
     "gpt2_pretokenize",
     gpt2.pretokenize,
     _pretokenize_cases,
-    PRETOKENIZE_MISTAKES,
+    MISTAKES,
 )

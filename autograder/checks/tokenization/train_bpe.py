@@ -56,7 +56,7 @@ def _smallest(counts):
     return min(counts, key=lambda p: (-counts[p], p))
 
 
-TRAIN_MISTAKES = {
+MISTAKES = {
     "ties broken by first occurrence (the pair counted first) instead of the smallest pair": (
         _train_with(_counts_ordered, lambda c: max(c, key=c.get))
     ),
@@ -98,4 +98,4 @@ def _train_cases(gen, device):
     yield Case("the 200 most frequent words of a play, 60 merges", [Step((words, 60))])
 
 
-register_pair("train_bpe", "train_bpe", bpe.train_bpe, _train_cases, TRAIN_MISTAKES)
+register_pair("train_bpe", "train_bpe", bpe.train_bpe, _train_cases, MISTAKES)

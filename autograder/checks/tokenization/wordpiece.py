@@ -80,7 +80,7 @@ def _wp_no_limit(word, vocab):
     return out
 
 
-WORDPIECE_MISTAKES = {
+MISTAKES = {
     "the shortest match at each step instead of the longest": _wp_shortest,
     "continuations looked up without the ## prefix": _wp_no_prefix,
     "only the unmatched part becomes [UNK] (the rule: the whole word)": _wp_partial_unk,
@@ -126,6 +126,4 @@ def _wordpiece_cases_clean(gen, device):
     return [c for c in _wordpiece_cases(gen, device) if c is not None]
 
 
-register_pair(
-    "wordpiece", "wordpiece", wordpiece.wordpiece_word, _wordpiece_cases_clean, WORDPIECE_MISTAKES
-)
+register_pair("wordpiece", "wordpiece", wordpiece.wordpiece_word, _wordpiece_cases_clean, MISTAKES)
