@@ -149,7 +149,7 @@ class LlamaAttention(nn.Module):
         if self.fused:
             out = self._fused(q, k, v, mask)
         else:
-            k, v = repeat_kv(k, self.h // self.g), repeat_kv(v, self.h // self.g)
+            k, v = self.expand_kv(k), self.expand_kv(v)
             scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)  # (B, H, T, S)
             if mask is not None:
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
@@ -157,12 +157,25 @@ class LlamaAttention(nn.Module):
             out = probs @ v
         return self.o_proj(out.transpose(1, 2).reshape(b, t, self.h * self.dh))
 
+    def expand_kv(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, G, S, Dh) -> (B, H, S, Dh): query head h uses key/value head h // (H // G).
+
+        A method (not a module global) so that a variant overrides it in a subclass, as Hugging
+        Face specialises ``LlamaAttention``, without touching state other threads share.
+        """
+        return repeat_kv(x, self.h // self.g)
+
     def _fused(self, q, k, v, mask):
         """The same attention through torch's fused kernel (no repeat_kv copy, no score tensor)."""
         t, s = q.shape[2], k.shape[2]
         if mask is not None and bool(mask.all()):
             mask = None  # one-token decode with no padding: nothing to mask
-        if mask is not None and t == s and mask.shape[0] == 1:
+        if (
+            mask is not None
+            and t == s
+            and bool((mask == causal_mask(t, s, None, mask.device)).all())
+        ):
+            # exactly the causal mask (no padding): the fused kernel's own causal path
             return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         if mask is not None:  # rows with nothing to attend to (left padding) would give NaN
             mask = mask | ~mask.any(dim=-1, keepdim=True)

@@ -250,7 +250,9 @@ def call_target(
         out.backward(cotangent.to(device=out.device, dtype=out.dtype))
         outcome.input_grads = [last_args[j].grad for j in case.grad_wrt]
         if case.param_grads and case.init is not None:
-            outcome.param_grads = {n: p.grad for n, p in target.named_parameters()}
+            outcome.param_grads = {  # every name of a shared (tied) parameter
+                n: p.grad for n, p in target.named_parameters(remove_duplicate=False)
+            }
     outcome.outputs = _detach(outcome.outputs)
     outcome.input_grads = _detach(outcome.input_grads)
     outcome.param_grads = _detach(outcome.param_grads)
@@ -270,12 +272,46 @@ class CheckResult:
     cases_run: int
 
 
-def _perturb(t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Reference weights plus noise, so that e.g. an RMSNorm weight of all ones cannot hide a bug."""
-    t = t.detach().clone()
-    if t.is_floating_point():
-        t += 0.2 * torch.randn(t.shape, generator=gen, dtype=torch.float32).to(t.dtype)
-    return t
+def _random_like(name: str, t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A random value for a parameter of this shape, drawn from ``gen`` only.
+
+    Scales follow common initialisations, with noise so that e.g. an RMSNorm weight of all ones
+    cannot hide a bug: 1-D ``*norm*`` weights 1 + 0.2 N(0, 1); other 1-D tensors (biases)
+    0.2 N(0, 1); matrices and embeddings N(0, 1 / fan_in) (fan_in = last dimension).
+    """
+    if not t.is_floating_point():
+        return torch.zeros(t.shape, dtype=t.dtype)
+    noise = torch.randn(t.shape, generator=gen, dtype=torch.float32)
+    if t.dim() <= 1:
+        value = (1.0 if "norm" in name else 0.0) + 0.2 * noise
+    else:
+        value = noise / max(t.shape[-1], 1) ** 0.5
+    return value.to(t.dtype)
+
+
+def reference_state(
+    reference: Callable[..., Any], init: dict, gen: torch.Generator
+) -> dict[str, torch.Tensor] | None:
+    """Random parameters for ``reference(**init)``, drawn from ``gen`` alone (no global RNG).
+
+    The module is built on the ``meta`` device (shapes and tying only, no random numbers drawn),
+    and each distinct tensor gets one value: keys that share a parameter (tied embeddings, e.g.
+    ``lm_head.weight`` and ``model.embed_tokens.weight``) get the *same* tensor, so the order in
+    which a student creates submodules cannot matter. Non-module references (a cache) give None.
+    """
+    with torch.device("meta"):
+        module = reference(**init)
+    if not isinstance(module, torch.nn.Module):
+        return None
+    state: dict[str, torch.Tensor] = {}
+    shared: dict[int, torch.Tensor] = {}
+    params = dict(module.named_parameters(remove_duplicate=False))
+    for name, t in module.state_dict(keep_vars=True).items():
+        key = id(params.get(name, t))
+        if key not in shared:
+            shared[key] = _random_like(name, t, gen)
+        state[name] = shared[key]
+    return state
 
 
 def _cotangent(outputs: list[Any], gen: torch.Generator) -> torch.Tensor | None:
@@ -296,10 +332,7 @@ def run_check(
         n += 1
         state = None
         if case.init is not None:
-            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-            ref_module = check.reference(**case.init)
-            if isinstance(ref_module, torch.nn.Module):
-                state = {k: _perturb(v, gen) for k, v in ref_module.state_dict().items()}
+            state = reference_state(check.reference, case.init, gen)
         cot = None
         if case.grad_wrt or case.param_grads:  # a random output gradient of the reference's shape
             probe = call_target(

@@ -195,6 +195,13 @@ check("llama.swiglu", SwiGLU)
 # `forward` also takes an optional `cache` (your `KVCache` from part 5) and `layer_idx`: with a
 # cache, append the new k, v (after RoPE) and attend over all cached keys; the causal mask then has
 # an offset (new token `t` sees cached tokens and new tokens `<= t`).
+#
+# **Padding rule.** With left padding, a padded *query* row may have no key it is allowed to see.
+# Its output is unspecified: any value is accepted there, including NaN from a `-inf` mask (the
+# book's softmax page shows why). The grader compares only the rows of real tokens, and checks
+# gradients only on batches without padding. Hidden cases: 1 to 9 query heads, `G = H`, `G = 1`
+# and groups in between, head sizes 2 to 16, length 1, left-padded batches, bfloat16, gradients
+# with respect to `x` and every parameter.
 
 
 # %% nbgrader={"grade": false, "grade_id": "attention", "locked": false, "schema_version": 3, "solution": true, "task": false}

@@ -1,0 +1,125 @@
+"""Machinery of the checks: random state from explicit generators only, tied weights perturbed once,
+identical results under concurrency, and unspecified (fully masked) rows excluded from comparison."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import torch
+from torch import nn
+
+import autograder.checks.llama as L
+from autograder.checks.spec import (
+    REGISTRY,
+    InKernelExecutor,
+    get_check,
+    reference_state,
+    run_check,
+    seed_for,
+)
+from course import llama as ref
+
+
+def _run(name, obj, seed=None):
+    return run_check(get_check(name), InKernelExecutor(obj), seed or seed_for(name))
+
+
+def test_reference_state_uses_no_global_random_state():
+    before = torch.random.get_rng_state()
+    init = {"hidden_size": 8, "num_heads": 4, "num_kv_heads": 2}
+    a = reference_state(L.Attention, init, torch.Generator().manual_seed(3))
+    torch.manual_seed(12345)  # another thread reseeding the global generator changes nothing
+    b = reference_state(L.Attention, init, torch.Generator().manual_seed(3))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    torch.random.set_rng_state(before)
+
+
+def test_tied_weights_get_one_value():
+    init = dict(
+        vocab_size=11,
+        hidden_size=8,
+        intermediate_size=16,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        tie_word_embeddings=True,
+    )
+    state = reference_state(L.LlamaForCausalLM, init, torch.Generator().manual_seed(0))
+    assert state["lm_head.weight"] is state["model.embed_tokens.weight"]
+
+
+class HeadFirstModel(L.LlamaForCausalLM):
+    """A correct model that creates lm_head *before* the embedding and ties the other way round."""
+
+    def __init__(self, vocab_size, hidden_size, *args, tie_word_embeddings=False, **kw):
+        nn.Module.__init__(self)
+        self.lm_head = nn.Linear(hidden_size, vocab_size, bias=False)
+        inner = L.LlamaForCausalLM(vocab_size, hidden_size, *args, tie_word_embeddings=False, **kw)
+        self.config, self.model = inner.config, inner.model
+        if tie_word_embeddings:
+            self.model.embed_tokens.weight = self.lm_head.weight
+
+
+def test_student_who_creates_lm_head_first_passes_the_model_check():
+    result = _run("llama.model", HeadFirstModel)
+    assert result.passed, result.message
+
+
+def test_fused_attention_respects_padding_with_batch_one():
+    """Batch 1, T == S, a padding mask: the fused path must not fall back to plain causal."""
+    cfg = ref.LlamaConfig(hidden_size=16, num_attention_heads=4, num_key_value_heads=2)
+    g = torch.Generator().manual_seed(0)
+    attn = ref.LlamaAttention(cfg)
+    with torch.no_grad():
+        for p in attn.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    x = torch.randn(1, 5, 16, generator=g)
+    cos, sin = ref.rope_cos_sin(4, torch.arange(5)[None])
+    pad = torch.tensor([[0, 0, 1, 1, 1]])
+    mask = ref.causal_mask(5, 5, pad)
+    explicit = type("Explicit", (ref.LlamaAttention,), {"fused": False})(cfg)
+    explicit.load_state_dict(attn.state_dict())
+    got, want = attn(x, cos, sin, mask), explicit(x, cos, sin, mask)
+    torch.testing.assert_close(got[:, 2:], want[:, 2:])  # real rows agree
+    # and padding changes the result (the plain causal path would ignore it)
+    assert not torch.allclose(got[:, 2:], attn(x, cos, sin, ref.causal_mask(5, 5))[:, 2:])
+
+
+class NegInfAttention(L.Attention):
+    """Correct attention that masks with -inf: fully masked (padded) rows come out NaN."""
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        q, k = ref.apply_rope(q, cos, sin), ref.apply_rope(k, cos, sin)
+        k, v = self.expand_kv(k), self.expand_kv(v)
+        scores = q @ k.transpose(-1, -2) / self.dh**0.5
+        mask = ref.causal_mask(t, t, attention_mask, x.device)
+        probs = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        return self.o_proj((probs @ v).transpose(1, 2).reshape(b, t, -1))
+
+
+def test_neg_inf_masking_passes_on_padded_batches():
+    for secret in ("", "class-a", "class-b", "class-c"):
+        seed = seed_for("llama.attention", secret)
+        result = _run("llama.attention", NegInfAttention, seed)
+        assert result.passed, (secret, result.message)
+
+
+def test_concurrent_grading_gives_identical_results():
+    """Threads grading the same checks at once (a correct student next to every attention
+    mistake) give the results of a sequential run."""
+    attention = REGISTRY["llama.attention"]
+    jobs = [("llama.attention", L.Attention)] + [
+        ("llama.attention", wrong) for wrong in attention.misconceptions.values()
+    ]
+    jobs += [("llama.rmsnorm", L.RMSNorm), ("llama.model", L.LlamaForCausalLM)]
+    sequential = [_run(n, obj).message for n, obj in jobs]
+    with cf.ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            concurrent = list(pool.map(lambda job: _run(*job).message, jobs))
+            assert concurrent == sequential
+    assert sequential[0].endswith("cases passed")
+    assert all("cases passed" not in m for m in sequential[1 : 1 + len(attention.misconceptions)])
