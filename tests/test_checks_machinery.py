@@ -123,3 +123,73 @@ def test_concurrent_grading_gives_identical_results():
             assert concurrent == sequential
     assert sequential[0].endswith("cases passed")
     assert all("cases passed" not in m for m in sequential[1 : 1 + len(attention.misconceptions)])
+
+
+TRITON_SOURCES = {
+    # a real kernel, decorated through `from triton import jit`: graded on what ran -> passes
+    "jit_imported_by_name": (
+        "import torch, triton\n"
+        "import triton.language as tl\n"
+        "from triton import jit\n"
+        "@jit\n"
+        "def k(x_ptr, w_ptr, o_ptr, d, eps, BLOCK: tl.constexpr):\n"
+        "    r = tl.program_id(0)\n"
+        "    c = tl.arange(0, BLOCK)\n"
+        "    m = c < d\n"
+        "    x = tl.load(x_ptr + r * d + c, mask=m, other=0.0).to(tl.float32)\n"
+        "    w = tl.load(w_ptr + c, mask=m, other=0.0).to(tl.float32)\n"
+        "    y = x / tl.sqrt(tl.sum(x * x, axis=0) / d + eps) * w\n"
+        "    tl.store(o_ptr + r * d + c, y.to(o_ptr.dtype.element_ty), mask=m)\n"
+        "def rmsnorm_triton(x, weight, eps=1e-6):\n"
+        "    x2 = x.reshape(-1, x.shape[-1]).contiguous()\n"
+        "    out = torch.empty_like(x2)\n"
+        "    k[(x2.shape[0],)](x2, weight, out, x2.shape[1], eps,\n"
+        "                      BLOCK=triton.next_power_of_2(x2.shape[1]))\n"
+        "    return out.reshape(x.shape)\n",
+        True,
+    ),
+    # torch only, with the decorator's name in a comment: no kernel ran -> fails
+    "torch_with_comment": (
+        "import torch\n"
+        "# @triton.jit\n"
+        "def rmsnorm_triton(x, weight, eps=1e-6):\n"
+        "    xf = x.float()\n"
+        "    y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)\n"
+        "    return (y * weight.float()).to(x.dtype)\n",
+        False,
+    ),
+}
+
+
+def test_triton_part_is_graded_on_launched_kernels():
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    for label, (source, should_pass) in TRITON_SOURCES.items():
+        code = (
+            source
+            + "from autograder.checks.spec import get_check, run_check, InKernelExecutor, seed_for\n"
+            "r = run_check(get_check('llama.rmsnorm_triton.visible'), InKernelExecutor("
+            "rmsnorm_triton), seed_for('x'))\n"
+            "print('PASSED' if r.passed else 'FAILED', r.message)\n"
+        )
+        path = ROOT / f".tmp_triton_{label}.py"  # triton's jit needs the source in a real file
+        path.write_text(code)
+        try:
+            env = {**os.environ, "TRITON_INTERPRET": "1"}
+            out = subprocess.run(
+                [sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=600
+            )
+        finally:
+            path.unlink()
+        assert out.returncode == 0, out.stderr[-2000:]
+        if should_pass:
+            assert out.stdout.startswith("PASSED"), (label, out.stdout)
+        else:
+            assert out.stdout.startswith("FAILED") and "no Triton kernel ran" in out.stdout, (
+                label,
+                out.stdout,
+            )

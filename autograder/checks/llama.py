@@ -659,7 +659,7 @@ _both(
     "rmsnorm_triton",
     rmsnorm_triton,
     _triton_cases,
-    source_must_contain="@triton.jit",
+    must_launch_triton=True,
 )
 
 __all__ = ["Attention", "DecoderLayer", "KVCache", "LlamaForCausalLM", "RMSNorm", "SwiGLU"]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL, diagnose
+from autograder.checks.kernels import count_triton_launches
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Outcome:
     param_grads: dict[str, Any] = field(default_factory=dict)
     param_shapes: dict[str, list[int]] = field(default_factory=dict)
     sleeper_calls: list[int] = field(default_factory=list)
+    triton_launches: int = 0  # Triton kernels launched by the calls (see checks.kernels)
 
 
 class Executor(Protocol):
@@ -86,8 +88,8 @@ class Check:
     misconceptions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     compare: Callable[[Case, Outcome, Outcome], str | None] | None = None
     visible: bool = False
-    #: graded runs only: the answer cells must contain this text (e.g. "@triton.jit")
-    source_must_contain: str | None = None
+    #: the target must launch a Triton kernel (counted while it runs, not read from its source)
+    must_launch_triton: bool = False
 
 
 REGISTRY: dict[str, Check] = {}
@@ -231,8 +233,12 @@ def call_target(
             for j in case.grad_wrt:
                 args[j] = args[j].detach().requires_grad_(True)
         fn = getattr(target, step.method) if step.method else target
-        with torch.set_grad_enabled(last and (bool(case.grad_wrt) or case.param_grads)):
+        with (
+            torch.set_grad_enabled(last and (bool(case.grad_wrt) or case.param_grads)),
+            count_triton_launches() as launches,
+        ):
             out = fn(*args, **kwargs)
+        outcome.triton_launches += launches[0]
         outcome.outputs.append(out)
         last_args = args
     if (case.grad_wrt or case.param_grads) and cotangent is not None:
@@ -366,6 +372,11 @@ def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str |
             return f"parameter names differ: missing {missing}, unexpected {extra}"
         diff = [f"{k}: expected {want[k]}, got {have[k]}" for k in want if want[k] != have[k]]
         return "parameter shapes differ: " + "; ".join(diff)
+    if check.must_launch_triton and got.triton_launches == 0:
+        return (
+            "no Triton kernel ran: this part is about writing the kernel, so launch a "
+            "@triton.jit function (kernel[grid](...)) instead of computing with torch operations"
+        )
     if check.compare is not None:
         return check.compare(case, expected, got)
     if len(got.outputs) != len(expected.outputs):

@@ -87,6 +87,7 @@ def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor
         "param_grads": encode(out.param_grads, tensors),
         "param_shapes": out.param_shapes,
         "sleeper_calls": out.sleeper_calls,
+        "triton_launches": out.triton_launches,
     }
     size = sum(t.numel() * t.element_size() for t in tensors.values())
     if size > MAX_REPLY:

@@ -198,6 +198,7 @@ class Session:
                     str(k): [int(x) for x in v] for k, v in dict(reply["param_shapes"]).items()
                 },
                 sleeper_calls=[int(c) for c in reply["sleeper_calls"]],
+                triton_launches=int(reply.get("triton_launches", 0)),
             )
         except (EncodeError, KeyError, TypeError, ValueError):
             out = None
