@@ -63,6 +63,8 @@ class Outcome:
     param_shapes: dict[str, list[int]] = field(default_factory=dict)
     sleeper_calls: list[int] = field(default_factory=list)
     triton_launches: int = 0  # Triton kernels launched by the calls (see checks.kernels)
+    #: the reference in float64 on the same inputs (trusted side only), for tolerances
+    truth: Outcome | None = None
 
 
 class Executor(Protocol):
@@ -88,6 +90,10 @@ class Check:
     misconceptions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     compare: Callable[[Case, Outcome, Outcome], str | None] | None = None
     visible: bool = False
+    #: the reference computed exactly (float64 throughout), where upcasting its inputs is not enough
+    #: (e.g. integer positions in, float32 math inside); tolerances cover the reference's distance
+    #: from it
+    exact: Callable[..., Any] | None = None
     #: the target must launch a Triton kernel (counted while it runs, not read from its source)
     must_launch_triton: bool = False
 
@@ -105,13 +111,36 @@ def get_check(name: str) -> Check:
     if name not in REGISTRY:
         chapter = name.split(".")[0]
         if chapter.isidentifier():
+            module = f"autograder.checks.{chapter}"
             try:
-                __import__(f"autograder.checks.{chapter}")
-            except ModuleNotFoundError:
-                pass
+                __import__(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:  # the chapter's module exists but an import inside it fails
+                    raise
     if name not in REGISTRY:
         raise KeyError(f"no check is called {name!r}")
     return REGISTRY[name]
+
+
+def chapter_modules() -> list[str]:
+    """Every chapter's check module or package under ``autograder/checks`` (not the machinery)."""
+    import pkgutil
+
+    import autograder.checks as package
+
+    machinery = {"spec", "compare", "values", "kernels"}
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(package.__path__)
+        if m.name not in machinery and not m.name.startswith("_")
+    )
+
+
+def load_all_checks() -> dict[str, Check]:
+    """Import every chapter's checks (so that REGISTRY is complete) and return the registry."""
+    for chapter in chapter_modules():
+        __import__(f"autograder.checks.{chapter}")
+    return REGISTRY
 
 
 def seed_for(check_name: str, salt: str = "") -> int:
@@ -351,6 +380,7 @@ def run_check(
             if cot is not None and case.cotangent_mask is not None:
                 cot = cot * case.cotangent_mask.to(cot.dtype)
         expected = call_target(check.reference, case, state, cot)
+        expected.truth = _float64_truth(check, case, state, cot)
         try:
             got = executor.run(check.target, case, state, cot)
         except StudentError as exc:
@@ -360,6 +390,45 @@ def run_check(
             hint = _misconception(check, case, state, got)
             return CheckResult(check.name, False, f"[{case.label}] {msg}{hint}", n)
     return CheckResult(check.name, True, f"{n} cases passed", n)
+
+
+def _upcast(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.double() if value.is_floating_point() else value
+    if isinstance(value, list | tuple):
+        return type(value)(_upcast(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _upcast(v) for k, v in value.items()}
+    return value
+
+
+def _float64_truth(check: Check, case: Case, state, cot) -> Outcome | None:
+    """The reference on the same inputs upcast to float64 (exact), or None where it cannot run.
+
+    Tolerances then cover the reference's own rounding: see ``compare.widened_atol``.
+    """
+    floats = [
+        t
+        for step in case.steps
+        for t in (*step.args, *step.kwargs.values())
+        if isinstance(t, torch.Tensor) and t.is_floating_point()
+    ]
+    if not floats and not state and check.exact is None:
+        return None
+    case64 = Case(
+        case.label,
+        [Step(_upcast(s.args), _upcast(s.kwargs), s.method) for s in case.steps],
+        case.init,
+        case.grad_wrt,
+        case.param_grads,
+        "cpu",
+        "float64" if case.init is not None else None,
+        case.cotangent_mask,
+    )
+    try:
+        return call_target(check.exact or check.reference, case64, _upcast(state), _upcast(cot))
+    except Exception:  # a reference that has no float64 path: the static tolerance applies
+        return None
 
 
 def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str | None:
@@ -381,17 +450,36 @@ def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str |
         return check.compare(case, expected, got)
     if len(got.outputs) != len(expected.outputs):
         return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
+    return compare_outcomes(expected, got, check.tol, case.grad_wrt)
+
+
+def compare_outcomes(
+    expected: Outcome, got: Outcome, tol, grad_wrt: tuple[int, ...] = ()
+) -> str | None:
+    """Outputs, then input gradients, then parameter gradients; tolerances widened by the
+    reference's own float64 error where ``expected.truth`` is known."""
+    truth = expected.truth or Outcome(outputs=[])
+
+    def at(seq, i):
+        return seq[i] if i < len(seq) else None
+
     for i, (e, g) in enumerate(zip(expected.outputs, got.outputs)):
         where = "output" if len(expected.outputs) == 1 else f"output of step {i}"
-        msg = diagnose(e, g, check.tol, where)
+        msg = diagnose(e, g, tol, where, at(truth.outputs, i))
         if msg:
             return msg
-    for j, (e, g) in zip(case.grad_wrt, zip(expected.input_grads, got.input_grads)):
-        msg = diagnose(e, g, check.tol, f"gradient of argument {j}")
+    for k, (j, (e, g)) in enumerate(zip(grad_wrt, zip(expected.input_grads, got.input_grads))):
+        msg = diagnose(e, g, tol, f"gradient of argument {j}", at(truth.input_grads, k))
         if msg:
             return msg
     for name, e in expected.param_grads.items():
-        msg = diagnose(e, got.param_grads.get(name), check.tol, f"gradient of parameter {name!r}")
+        msg = diagnose(
+            e,
+            got.param_grads.get(name),
+            tol,
+            f"gradient of parameter {name!r}",
+            truth.param_grads.get(name),
+        )
         if msg:
             return msg
     return None
