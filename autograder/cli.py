@@ -67,9 +67,19 @@ def release(
 def validate(
     assignment: Annotated[str | None, typer.Argument()] = None,
     all_: Annotated[bool, typer.Option("--all")] = False,
+    sweep: Annotated[
+        int,
+        typer.Option(
+            "--sweep",
+            min=0,
+            help="also run the solution against every check for N class secrets x student ids",
+        ),
+    ] = 50,
 ):
-    """Check that source notebooks score full marks and released stubs score zero."""
-    from autograder.service import validate_assignment
+    """Check that source notebooks score full marks and released stubs score zero, and that the
+    solution passes every check for many class secrets and student ids."""
+    from autograder.service import validate_assignment  # noqa: I001
+    from autograder.validate import sweep as sweep_seeds  # first: sets TRITON_INTERPRET on CPU
 
     course = Course.find()
     table = Table("assignment", "notebook", "solution", "stub", "max", "ok")
@@ -88,6 +98,15 @@ def validate(
             )
             for problem in row["problems"]:
                 err.print(f"  {name}/{row['notebook']}: {problem}")
+        if sweep:
+            failures = sweep_seeds(course, name, sweep)
+            ok &= not failures
+            for failure in failures[:20]:
+                err.print(f"  {name}/{failure}")
+            console.print(
+                f"{name}: solution over {sweep} class secrets x student ids: "
+                + ("all checks pass" if not failures else f"[red]{len(failures)} failures")
+            )
     console.print(table)
     if not ok:
         raise typer.Exit(1)

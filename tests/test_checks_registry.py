@@ -6,9 +6,6 @@ the table of contents."""
 
 from __future__ import annotations
 
-import linecache
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from autograder.checks.spec import (
 )
 from autograder.layout import Course
 from autograder.notebooks import check_calls, load_source
+from autograder.validate import solution_namespace
 
 COURSE = Course(ROOT)
 SOURCES = [
@@ -66,23 +64,7 @@ _NAMESPACES: dict[Path, dict] = {}
 def _solution_namespace(path: Path) -> dict:
     """The solution notebook's setup and answer cells, executed once per notebook."""
     if path not in _NAMESPACES:
-        ns: dict = {"__name__": "__main__"}
-        os.environ.setdefault("TRITON_INTERPRET", "1")
-        sys.path.insert(0, str(path.parent))
-        try:
-            for i, (kind, _, source) in enumerate(load_source(path).cells):
-                if kind in ("setup", "answer"):
-                    filename = f"<{path.name} cell {i}>"  # Triton's jit reads kernel sources
-                    linecache.cache[filename] = (
-                        len(source),
-                        None,
-                        source.splitlines(True),
-                        filename,
-                    )
-                    exec(compile(source, filename, "exec"), ns)
-        finally:
-            sys.path.remove(str(path.parent))
-        _NAMESPACES[path] = ns
+        _NAMESPACES[path] = solution_namespace(path)
     return _NAMESPACES[path]
 
 
