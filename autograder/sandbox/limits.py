@@ -90,19 +90,53 @@ def _vm_size() -> int:
     return 0
 
 
-def _expose_python(libc, uid: int) -> None:
-    """Keep the interpreter's files readable after the uid switch when they live in root's home."""
-    prefix = os.path.realpath(sys.base_prefix)
-    home = "/root"
-    if not prefix.startswith(home + "/") or os.stat(home).st_mode & 0o005 == 0o005:
-        return
+def _blocking_ancestor(path: str) -> str | None:
+    """The highest directory above ``path`` that other users cannot enter (no o+x), if any."""
+    blocking = None
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        try:
+            if os.stat(ancestor).st_mode & 0o001 == 0:
+                blocking = blocking or ancestor
+        except OSError:  # does not exist (yet): nothing deeper can block
+            break
+    return blocking
+
+
+def needed_paths() -> list[str]:
+    """What the student's process must be able to read: the Python installation and the venv."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    return sorted(paths)
+
+
+def _expose(libc, paths: list[str]) -> None:
+    """Keep ``paths`` readable after the uid switch when an ancestor is closed to other users.
+
+    A checkout in a 0700 directory (``mktemp -d``, a home directory) or a Python installation in
+    root's home cannot be entered by the sandbox's unprivileged uid. For each such ancestor, in
+    this process's private mount namespace: move the needed trees aside (bind mounts), cover the
+    ancestor with an empty world-readable tmpfs, and put the trees back at their own paths. Only
+    the needed trees reappear: everything else under that ancestor (other clones, credentials,
+    the course's solutions) stays invisible.
+    """
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        ancestor = _blocking_ancestor(path)
+        if ancestor is not None:
+            groups.setdefault(ancestor, []).append(path)
     staging = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
-    stash = os.path.join(staging, f".pyprefix-{os.getpid()}")
-    os.makedirs(stash, exist_ok=True)
-    _mount(libc, prefix, stash, None, MS_BIND | MS_REC)
-    _mount(libc, "tmpfs", home, "tmpfs", 0, "mode=0755,size=64k")
-    os.makedirs(prefix, exist_ok=True)
-    _mount(libc, stash, prefix, None, MS_MOVE)
+    for ancestor, trees in groups.items():
+        stashes = []
+        for i, tree in enumerate(trees):
+            stash = os.path.join(staging, f".sandbox-expose-{os.getpid()}-{i}")
+            os.makedirs(stash, exist_ok=True)
+            _mount(libc, tree, stash, None, MS_BIND | MS_REC)
+            stashes.append((stash, tree))
+        _mount(libc, "tmpfs", ancestor, "tmpfs", 0, "mode=0755,size=64k")
+        for stash, tree in stashes:
+            os.makedirs(tree, exist_ok=True)
+            _mount(libc, stash, tree, None, MS_MOVE)
 
 
 def enter(limits: Limits, workdir: str) -> list[str]:
@@ -127,7 +161,7 @@ def enter(limits: Limits, workdir: str) -> list[str]:
                 elif os.path.exists(path):
                     _mount(libc, os.devnull, path, None, MS_BIND)
             if limits.uid is not None:
-                _expose_python(libc, limits.uid)
+                _expose(libc, needed_paths())
             ns_ok = True
         except OSError as exc:
             missing.append(f"namespaces ({exc})")
