@@ -46,6 +46,7 @@ check-release: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) tools/lint_book.py
 
 system-deps:
 	bash tools/system_deps.sh
