@@ -37,7 +37,7 @@ def main() -> None:
             with torch.no_grad():
                 model(torch.randint(0, 256, (batch, length), device=device), cache)
             measured = sum(t.numel() * t.element_size() for t in cache.k + cache.v)
-            formula = kv_cache_bytes(batch, length, kv, cfg.dh, 4, cfg.num_hidden_layers)
+            formula = kv_cache_bytes(batch, length, kv, cfg.head_dim, 4, cfg.num_hidden_layers)
             alloc = (torch.cuda.memory_allocated() - before) if device == "cuda" else None
             rows.append(
                 [

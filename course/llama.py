@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from course.llama_specs import kv_cache_bytes  # noqa: F401  (the one definition, re-exported)
+
 
 @dataclass
 class LlamaConfig:
@@ -30,9 +32,9 @@ class LlamaConfig:
     max_position_embeddings: int = 4096
     tie_word_embeddings: bool = False
 
-    @property
-    def dh(self) -> int:
-        return self.head_dim or self.hidden_size // self.num_attention_heads
+    def __post_init__(self) -> None:
+        if self.head_dim is None:  # as Hugging Face's LlamaConfig: D / H unless given
+            self.head_dim = self.hidden_size // self.num_attention_heads
 
 
 class RMSNorm(nn.Module):
@@ -123,12 +125,16 @@ class LlamaAttention(nn.Module):
     def __init__(self, config: LlamaConfig, layer_idx: int = 0):
         super().__init__()
         self.layer_idx = layer_idx
-        self.h, self.g, self.dh = config.num_attention_heads, config.num_key_value_heads, config.dh
+        self.h, self.g, self.head_dim = (
+            config.num_attention_heads,
+            config.num_key_value_heads,
+            config.head_dim,
+        )
         d = config.hidden_size
-        self.q_proj = nn.Linear(d, self.h * self.dh, bias=False)
-        self.k_proj = nn.Linear(d, self.g * self.dh, bias=False)
-        self.v_proj = nn.Linear(d, self.g * self.dh, bias=False)
-        self.o_proj = nn.Linear(self.h * self.dh, d, bias=False)
+        self.q_proj = nn.Linear(d, self.h * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(d, self.g * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(d, self.g * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.h * self.head_dim, d, bias=False)
 
     def forward(
         self,
@@ -140,9 +146,9 @@ class LlamaAttention(nn.Module):
     ) -> torch.Tensor:
         """x: (B, T, D); cos/sin: (B, T, Dh) for the new positions; mask: (B, 1, T, S) bool, True = keep."""
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
-        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        q = self.q_proj(x).view(b, t, self.h, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
@@ -150,12 +156,12 @@ class LlamaAttention(nn.Module):
             out = self._fused(q, k, v, mask)
         else:
             k, v = self.expand_kv(k), self.expand_kv(v)
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)  # (B, H, T, S)
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, T, S)
             if mask is not None:
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
             probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)
             out = probs @ v
-        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.h * self.dh))
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.h * self.head_dim))
 
     def expand_kv(self, x: torch.Tensor) -> torch.Tensor:
         """(B, G, S, Dh) -> (B, H, S, Dh): query head h uses key/value head h // (H // G).
@@ -231,7 +237,7 @@ class LlamaModel(nn.Module):
         past = cache.length() if cache is not None else 0
         positions = torch.arange(past, past + t, device=input_ids.device).expand(b, t)
         x = self.embed_tokens(input_ids)
-        cos, sin = rope_cos_sin(self.config.dh, positions, self.config.rope_theta, x.dtype)
+        cos, sin = rope_cos_sin(self.config.head_dim, positions, self.config.rope_theta, x.dtype)
         mask = causal_mask(t, past + t, attention_mask, x.device)
         for layer in self.layers:
             x = layer(x, cos, sin, mask, cache)
@@ -318,10 +324,3 @@ def sampling_probs(
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
         probs = probs / probs.sum(-1, keepdim=True)
     return probs
-
-
-def kv_cache_bytes(
-    batch: int, seq_len: int, n_kv_heads: int, head_dim: int, bytes_per: int, n_layers: int
-) -> int:
-    """2 (K and V) * B * L * H * D * P * N, as in the lecture notes."""
-    return 2 * batch * seq_len * n_kv_heads * head_dim * bytes_per * n_layers

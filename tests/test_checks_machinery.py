@@ -90,12 +90,12 @@ class NegInfAttention(L.Attention):
 
     def forward(self, x, cos, sin, attention_mask=None):
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
-        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        q = self.q_proj(x).view(b, t, self.h, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
         q, k = ref.apply_rope(q, cos, sin), ref.apply_rope(k, cos, sin)
         k, v = self.expand_kv(k), self.expand_kv(v)
-        scores = q @ k.transpose(-1, -2) / self.dh**0.5
+        scores = q @ k.transpose(-1, -2) / self.head_dim**0.5
         mask = ref.causal_mask(t, t, attention_mask, x.device)
         probs = scores.masked_fill(~mask, float("-inf")).softmax(-1)
         return self.o_proj((probs @ v).transpose(1, 2).reshape(b, t, -1))

@@ -126,14 +126,18 @@ class AttentionSDPA(L.Attention):
 
     def forward(self, x, cos, sin, attention_mask=None):
         b, t, _ = x.shape
-        q = ref.apply_rope(self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2), cos, sin)
-        k = ref.apply_rope(self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2), cos, sin)
-        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        q = ref.apply_rope(
+            self.q_proj(x).view(b, t, self.h, self.head_dim).transpose(1, 2), cos, sin
+        )
+        k = ref.apply_rope(
+            self.k_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2), cos, sin
+        )
+        v = self.v_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
         mask = torch.ones(t, t, dtype=torch.bool).tril()[None, None]
         if attention_mask is not None:
             mask = mask & attention_mask[:, None, None, :].bool()
         out = torch.nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, enable_gqa=True, scale=1 / math.sqrt(self.dh)
+            q, k, v, attn_mask=mask, enable_gqa=True, scale=1 / math.sqrt(self.head_dim)
         )
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
 

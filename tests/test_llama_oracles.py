@@ -120,7 +120,7 @@ def test_decoder_layer_matches_hugging_face(name, attention_path):
             x, attention_mask=mask, position_ids=pos, position_embeddings=(cos, sin)
         )
         expected = expected[0] if isinstance(expected, tuple) else expected
-        ocos, osin = ref.rope_cos_sin(ours_cfg.dh, pos)
+        ocos, osin = ref.rope_cos_sin(ours_cfg.head_dim, pos)
         got = ours(x, ocos, osin, torch.ones(9, 9, dtype=torch.bool).tril()[None, None])
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 

@@ -175,7 +175,7 @@ class _NoScale(Attention):
 
     def forward(self, x, cos, sin, attention_mask=None):
         saved = self.q_proj.weight.data.clone()
-        self.q_proj.weight.data *= math.sqrt(self.dh)
+        self.q_proj.weight.data *= math.sqrt(self.head_dim)
         try:
             return super().forward(x, cos, sin, attention_mask)
         finally:
