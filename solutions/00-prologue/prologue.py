@@ -35,6 +35,8 @@ print("running on", device)
 # %% [markdown]
 # ## 1. Counting FLOPs (1 point)
 #
+# *Taught in the book:* [Measuring devices: FLOP/s, bandwidth and the roofline](../../book/00-prologue/measuring-devices.md) (`book/00-prologue/measuring-devices.md`).
+#
 # A matrix product of an `(m, k)` matrix by a `(k, n)` matrix computes `m * n` dot products of length
 # `k`. Count one multiply and one add as **two** floating-point operations.
 
@@ -62,6 +64,8 @@ check("prologue.matmul_flops", matmul_flops)
 
 # %% [markdown]
 # ## 2. A numerically stable softmax (3 points)
+#
+# *Taught in the book:* [A numerically stable softmax](../../book/00-prologue/softmax.md) (`book/00-prologue/softmax.md`).
 #
 # $\mathrm{softmax}(x)_i = e^{x_i} / \sum_j e^{x_j}$ overflows when some $x_i$ is large (try 1000 in
 # float32). Subtracting the maximum first changes nothing mathematically and keeps every exponent
@@ -99,6 +103,8 @@ check("prologue.softmax", softmax)
 
 # %% [markdown]
 # ## 3. Timing that does not lie (2 points)
+#
+# *Taught in the book:* [Measuring devices: FLOP/s, bandwidth and the roofline](../../book/00-prologue/measuring-devices.md) (`book/00-prologue/measuring-devices.md`).
 #
 # GPU kernels run asynchronously: read the clock only after `torch.cuda.synchronize()` when CUDA is
 # present. Call `fn` `warmup` times without timing it, then `iters` times, timing each call, and

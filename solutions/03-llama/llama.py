@@ -46,6 +46,8 @@ print("running on", device)
 # %% [markdown]
 # ## 1. RMSNorm (2 points)
 #
+# *Taught in the book:* [Pre- and post-normalisation; LayerNorm and RMSNorm](../../book/03-llama/normalization.md) (`book/03-llama/normalization.md`).
+#
 # $y = \dfrac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot w$ with a learnable weight `w`
 # (initialised to ones). No mean is subtracted (that would be LayerNorm). Compute in float32 and
 # return the input's dtype: cast the normalised value back, *then* multiply by the weight, as
@@ -87,6 +89,8 @@ check("llama.rmsnorm", RMSNorm)
 
 # %% [markdown]
 # ## 2. Rotary position embeddings (3 points)
+#
+# *Taught in the book:* [Positions: sinusoidal, relative, rotary](../../book/03-llama/positions.md) (`book/03-llama/positions.md`).
 #
 # RoPE rotates pairs of coordinates of q and k by an angle proportional to the token's position, so
 # that $\langle f_q(x_m, m), f_k(x_n, n)\rangle$ depends only on $m - n$. For a head of size
@@ -150,6 +154,8 @@ check("llama.apply_rope", apply_rope)
 # %% [markdown]
 # ## 3. SwiGLU feed-forward (1 point)
 #
+# *Taught in the book:* [SwiGLU; MHA, MQA and GQA](../../book/03-llama/ffn-attention.md) (`book/03-llama/ffn-attention.md`).
+#
 # $\mathrm{FFN}(x) = W_\text{down}\,(\mathrm{SiLU}(W_\text{gate} x) \odot W_\text{up} x)$, no biases.
 # LLaMA sizes the hidden layer about $\tfrac{2}{3}\cdot 4D$ so that three matrices cost what two
 # did in the original Transformer.
@@ -185,6 +191,8 @@ check("llama.swiglu", SwiGLU)
 
 # %% [markdown]
 # ## 4. Grouped-query attention (3 points)
+#
+# *Taught in the book:* [SwiGLU; MHA, MQA and GQA](../../book/03-llama/ffn-attention.md) (`book/03-llama/ffn-attention.md`).
 #
 # `H` query heads share `G` key/value heads (`H % G == 0`): query head `h` uses kv head
 # `h // (H // G)`. MHA is `G = H`, MQA is `G = 1`; LLaMA-2-70B uses 64 query heads and 8 kv heads.
@@ -269,6 +277,8 @@ check("llama.attention", Attention)
 # %% [markdown]
 # ## 5. KV cache (2 points)
 #
+# *Taught in the book:* [The KV cache](../../book/03-llama/kv-cache.md) (`book/03-llama/kv-cache.md`).
+#
 # At decode time only the newest token is new: the keys and values of all earlier tokens are the
 # same as in the previous step. The cache keeps them per layer. Its size is
 # $2 \cdot B \cdot L \cdot G \cdot D_h \cdot P \cdot N$ bytes (k and v, batch, length, kv heads, head dim,
@@ -314,6 +324,8 @@ check("llama.kv_cache", KVCache)
 
 # %% [markdown]
 # ## 6. Decoder block and the full model (4 points)
+#
+# *Taught in the book:* [LLaMA internals (architecture and model tables)](../../book/03-llama/index.md) (`book/03-llama/index.md`).
 #
 # Pre-normalisation: `h = x + attn(norm1(x))`, `out = h + mlp(norm2(h))`. The model embeds tokens,
 # runs the blocks, applies a final RMSNorm and a linear head (optionally tied to the embedding).
@@ -415,6 +427,8 @@ check("llama.model", LlamaForCausalLM)
 # %% [markdown]
 # ## 7. Sampling with the cache (3 points)
 #
+# *Taught in the book:* [Real weights: SmolLM2 through the course model](../../book/03-llama/real-weights.md) (`book/03-llama/real-weights.md`).
+#
 # `sampling_probs` turns logits into the distribution to sample from: divide by the temperature,
 # keep the `top_k` largest logits, then keep the smallest set of most likely tokens whose
 # cumulative probability reaches `top_p` (the token that crosses the threshold is kept), and
@@ -478,6 +492,8 @@ check("llama.generate", LlamaForCausalLM)
 
 # %% [markdown]
 # ## 8. A fused RMSNorm kernel in Triton (2 points)
+#
+# *Taught in the book:* [Triton: programs, blocks and masks](../../book/03-llama/triton.md) (`book/03-llama/triton.md`).
 #
 # Eager RMSNorm reads and writes the tensor several times (square, mean, rsqrt, multiply, cast).
 # A fused kernel reads each row once and writes it once. Write a Triton kernel with one program per
