@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading import write_atomic
+from autograder.submissions import file_safe
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;line-height:1.45}
 .pass{color:#176f2c}.fail{color:#b3261e}td,th{padding:.3em .6em;border-bottom:1px solid #ddd;
@@ -42,5 +43,10 @@ cases). Passing the visible checks in the notebook does not guarantee these pass
 
 def write(out: Path, result: dict[str, Any]) -> None:
     for nb in result["notebooks"]:
-        path = out / "feedback" / result["student_id"] / (Path(nb["notebook"]).stem + ".html")
+        path = (
+            out
+            / "feedback"
+            / file_safe(result["student_id"])
+            / (Path(nb["notebook"]).stem + ".html")
+        )
         write_atomic(path, render(result, nb))

@@ -195,8 +195,8 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def load_result(out: Path, student_id: str, key: str) -> dict[str, Any] | None:
-    path = out / "results" / f"{student_id}.json"
+def load_result(out: Path, file_id: str, key: str) -> dict[str, Any] | None:
+    path = out / "results" / f"{file_id}.json"
     try:
         result = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -54,7 +54,7 @@ def grade_class(
     results: list[dict[str, Any]] = []
     todo: list[Submission] = []
     for sub in subs:
-        cached = load_result(out, sub.student_id, submission_key(assignment, sources, sub))
+        cached = load_result(out, sub.file_id, submission_key(assignment, sources, sub))
         if cached is not None:
             results.append(cached)
             on_result(cached, True)
@@ -67,7 +67,7 @@ def grade_class(
         except Exception as exc:  # a grader-side failure must not end the class's run
             result = failed_result(assignment, sources, sub, exc)
         feedback.write(out, result)
-        write_atomic(out / "results" / f"{sub.student_id}.json", json.dumps(result, indent=1))
+        write_atomic(out / "results" / f"{sub.file_id}.json", json.dumps(result, indent=1))
         return result
 
     pool = pool or LocalPool(workers, Zygote, lambda z: z.close())

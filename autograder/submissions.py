@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,12 +12,33 @@ from pathlib import Path
 from autograder.errors import CourseError
 from autograder.notebooks import MAX_NOTEBOOK_BYTES, STUDENT_ID
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
+
+
+def file_safe(student_id: str) -> str:
+    """A file name for ``student_id``: the id itself when it is plain ASCII (letters, digits,
+    ``_ . @ -``), else a readable ASCII slug plus a short hash of the exact id (stable across
+    runs, so resuming finds the same file, and distinct for ids that slug alike)."""
+    if STUDENT_ID.match(student_id):
+        return student_id
+    ascii_ = unicodedata.normalize("NFKD", student_id).encode("ascii", "ignore").decode()
+    slug = _UNSAFE.sub("_", ascii_).strip("._-")[:60] or "student"
+    digest = hashlib.sha256(student_id.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
 
 @dataclass
 class Submission:
+    """One student's notebooks. ``student_id`` is the folder or zip name exactly as exported by
+    the LMS (accents, spaces and all); :attr:`file_id` is what goes into file names."""
+
     student_id: str
     notebooks: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes
     notes: list[str] = field(default_factory=list)  # problems that cost this student points
+
+    @property
+    def file_id(self) -> str:
+        return file_safe(self.student_id)
 
 
 def discover(root: Path, assignment: str, expected: list[str]) -> list[Submission]:
@@ -38,13 +62,11 @@ def discover(root: Path, assignment: str, expected: list[str]) -> list[Submissio
             sid = entry.stem
         else:
             continue
-        if not STUDENT_ID.match(sid):
-            raise CourseError(
-                f"{entry.name!r} is not a valid student id (letters, digits, '_', '.', "
-                "'-', '@'); rename it."
+        if sid in found:  # graded from the folder (sorted first); the instructor keeps one
+            found[sid].notes.append(
+                f"both a folder and a zip were submitted ({entry.name} ignored; keep one)"
             )
-        if sid in found:
-            raise CourseError(f"student {sid!r} has both a folder and a zip in {root}; keep one.")
+            continue
         sub = Submission(sid)
         (_read_folder if entry.is_dir() else _read_zip)(entry, assignment, expected, sub)
         found[sid] = sub
