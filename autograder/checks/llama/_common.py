@@ -1,0 +1,153 @@
+"""Shared by the LLaMA checks: contract adapters over the reference, random helpers, the
+visible/hidden registration pair.
+
+The student-facing contracts use plain keyword arguments; the adapters build the reference
+(course/llama.py, proven against Hugging Face in tests/) with the same signatures. Parameter names
+follow Hugging Face's Llama so that real weights load into students' models.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from autograder.checks.compare import DEFAULT_TOL
+from autograder.checks.spec import Check, register
+from course import llama as ref
+
+
+def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
+    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+
+
+def _randn(gen, *shape, scale=1.0, dtype=torch.float32):
+    return (torch.randn(shape, generator=gen) * scale).to(dtype)
+
+
+HEADS = [(4, 4), (6, 2), (3, 1), (9, 3), (5, 5), (8, 1)]
+
+
+class RMSNorm(ref.RMSNorm):
+    def __init__(self, hidden_size: int, eps: float = 1e-6):
+        super().__init__(hidden_size, eps)
+
+
+class SwiGLU(ref.LlamaMLP):
+    def __init__(self, hidden_size: int, intermediate_size: int):
+        super().__init__(
+            ref.LlamaConfig(hidden_size=hidden_size, intermediate_size=intermediate_size)
+        )
+
+
+def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-5, **kw):
+    return ref.LlamaConfig(
+        hidden_size=hidden_size,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        intermediate_size=intermediate_size,
+        rms_norm_eps=eps,
+        **kw,
+    )
+
+
+_mask = ref.causal_mask
+
+
+class Attention(ref.LlamaAttention):
+    fused = False  # grade against the explicit softmax(QK^T / sqrt(d)) V path
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int):
+        super().__init__(_config(hidden_size, num_heads, num_kv_heads))
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        t = x.shape[1]
+        return super().forward(x, cos, sin, _mask(t, t, attention_mask, x.device))
+
+
+class DecoderLayer(ref.LlamaDecoderLayer):
+    def __init__(self, hidden_size, intermediate_size, num_heads, num_kv_heads, eps=1e-5):
+        super().__init__(_config(hidden_size, num_heads, num_kv_heads, intermediate_size, eps))
+
+    def forward(self, x, cos, sin):
+        t = x.shape[1]
+        return super().forward(x, cos, sin, _mask(t, t, None, x.device))
+
+
+class KVCache(ref.KVCache):
+    pass
+
+
+class LlamaForCausalLM(ref.LlamaForCausalLM):
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size,
+        intermediate_size,
+        num_layers,
+        num_heads,
+        num_kv_heads,
+        rope_theta=10000.0,
+        eps=1e-5,
+        tie_word_embeddings=False,
+    ):
+        super().__init__(
+            ref.LlamaConfig(
+                vocab_size=vocab_size,
+                hidden_size=hidden_size,
+                intermediate_size=intermediate_size,
+                num_hidden_layers=num_layers,
+                num_attention_heads=num_heads,
+                num_key_value_heads=num_kv_heads,
+                rope_theta=rope_theta,
+                rms_norm_eps=eps,
+                tie_word_embeddings=tie_word_embeddings,
+            )
+        )
+
+    def forward(self, input_ids, cache=None):
+        return super().forward(input_ids, cache)
+
+    def generate(
+        self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
+    ):
+        return super().generate(
+            input_ids, max_new_tokens, True, None, temperature, top_k, top_p, seed
+        )
+
+
+def rmsnorm_triton(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    x32 = x.float()
+    return (weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)).to(
+        x.dtype
+    )
+
+
+_BF16 = {**DEFAULT_TOL, torch.bfloat16: (3e-2, 3e-2)}
+
+
+def _model_init(i):
+    h, g = HEADS[i % len(HEADS)]
+    return {
+        "vocab_size": 61,
+        "hidden_size": h * 4,
+        "intermediate_size": 20,
+        "num_layers": 2,
+        "num_heads": h,
+        "num_kv_heads": g,
+        "rope_theta": [10000.0, 500000.0][i % 2],
+        "eps": 1e-5,
+        "tie_word_embeddings": i % 2 == 1,
+    }
+
+
+def _both(name, target, reference, cases, **kw):
+    register(
+        Check(
+            name=f"{name}.visible",
+            target=target,
+            reference=reference,
+            cases=lambda g, d: cases(g, d, visible=True),
+            visible=True,
+            **kw,
+        )
+    )
+    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))

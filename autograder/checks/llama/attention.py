@@ -1,0 +1,139 @@
+"""``llama.repeat_kv, llama.attention``: grouped-query attention with RoPE, a causal mask and left padding; repeat_kv.
+
+Known mistakes, then the cases, then the registration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from autograder.checks.llama._common import (
+    _BF16,
+    HEADS,
+    Attention,
+    _both,
+    _randn,
+    _ri,
+)
+from autograder.checks.spec import Case, Outcome, Step, compare_outcomes
+from course import llama as ref
+
+
+class _NoScale(Attention):
+    """Scores not divided by sqrt(Dh): scaling q by sqrt(Dh) cancels the reference's division."""
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        saved = self.q_proj.weight.data.clone()
+        self.q_proj.weight.data *= math.sqrt(self.head_dim)
+        try:
+            return super().forward(x, cos, sin, attention_mask)
+        finally:
+            self.q_proj.weight.data = saved
+
+
+class _LeakyMask(Attention):
+    def forward(self, x, cos, sin, attention_mask=None):
+        t = x.shape[1]
+        mask = torch.ones(t, t, dtype=torch.bool).tril(1)[None, None]
+        if attention_mask is not None:
+            mask = mask & attention_mask[:, None, None, :].bool()
+        return ref.LlamaAttention.forward(self, x, cos, sin, mask)
+
+
+def _repeat_kv_tiled(x, n_rep):
+    return x.repeat(1, n_rep, 1, 1)
+
+
+class _TiledHeads(Attention):
+    """Query heads matched to kv heads by tiling (a subclass: no shared state is touched)."""
+
+    def expand_kv(self, x):
+        return _repeat_kv_tiled(x, self.h // self.g)
+
+
+def _attention_cases(gen, device, visible=False):
+    n = 2 if visible else 8
+    for i in range(n):
+        h, g = HEADS[i % len(HEADS)]
+        dh = [8, 4, 16, 8, 2, 8, 4, 8][i]
+        b, t = _ri(gen, 1, 3), [5, 1, 7, 4, 3, 6, 8, 1][i]
+        x = _randn(gen, b, t, h * dh)
+        positions = torch.arange(t).expand(b, t).contiguous()
+        cos, sin = ref.rope_cos_sin(dh, positions)
+        kwargs = {}
+        label = f"heads {h}, kv heads {g}, head_dim {dh}, x{tuple(x.shape)}"
+        if i in (3, 6) and not visible:  # left padding: padded keys must get no attention
+            pad = torch.ones(b, t, dtype=torch.long)
+            pad[0, : _ri(gen, 1, t - 1)] = 0
+            kwargs["attention_mask"] = pad
+            label += ", left-padded batch"
+        dtype = "bfloat16" if (i == 5 and not visible) else None
+        if dtype:
+            x, cos, sin = x.bfloat16(), cos.bfloat16(), sin.bfloat16()
+            label += ", bfloat16"
+        # gradients only without padding: a fully masked row's value is unspecified (may be NaN)
+        grad = (0,) if not visible and not dtype and not kwargs else ()
+        yield Case(
+            label,
+            [Step((x, cos, sin), kwargs)],
+            init={"hidden_size": h * dh, "num_heads": h, "num_kv_heads": g},
+            grad_wrt=grad,
+            param_grads=bool(grad),
+            device=device,
+            dtype=dtype,
+            cotangent_mask=kwargs["attention_mask"][..., None]
+            if "attention_mask" in kwargs
+            else None,
+        )
+
+
+def _compare_attention(case: Case, expected: Outcome, got: Outcome) -> str | None:
+    """Padded query rows attend to nothing real: their values are unspecified, so skip them
+    (select the specified rows by indexing: multiplying by 0 would keep a NaN)."""
+    mask = case.steps[0].kwargs.get("attention_mask")
+    e, g = expected.outputs[0], got.outputs[0]
+    if mask is not None and isinstance(g, torch.Tensor) and g.shape == e.shape:
+        keep = mask.bool().to(e.device)
+        truth = expected.truth
+        expected = replace(
+            expected,
+            outputs=[e[keep]],
+            truth=replace(truth, outputs=[truth.outputs[0][keep]]) if truth else None,
+        )
+        got = replace(got, outputs=[g[keep]])
+    return compare_outcomes(expected, got, _BF16, case.grad_wrt)
+
+
+def _repeat_kv_cases(gen, device, visible=False):
+    for b, g, s, d, n in [(1, 2, 3, 4, 3), (2, 1, 5, 2, 4)] + (
+        [] if visible else [(2, 3, 1, 8, 1), (1, 4, 2, 3, 2)]
+    ):
+        yield Case(
+            f"x({b}, {g}, {s}, {d}), n_rep={n}", [Step((_randn(gen, b, g, s, d), n))], device=device
+        )
+
+
+_both(
+    "llama.repeat_kv",
+    "repeat_kv",
+    ref.repeat_kv,
+    _repeat_kv_cases,
+    misconceptions={
+        "heads tiled (h uses kv head h % G) instead of grouped (h uses kv head h // n_rep)": _repeat_kv_tiled
+    },
+)
+_both(
+    "llama.attention",
+    "Attention",
+    Attention,
+    _attention_cases,
+    compare=_compare_attention,
+    misconceptions={
+        "scores not divided by sqrt(head_dim)": _NoScale,
+        "the causal mask lets each token see one future token": _LeakyMask,
+        "query heads matched to kv heads by tiling instead of grouping": _TiledHeads,
+    },
+)
