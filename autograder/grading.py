@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ class NotebookRun:
             memory_mb=int(s.get("memory_mb", 3072)),
             hide=settings.hidden,
         )
-        self.cell_timeout = float(s.get("timeout_s", 60))
+        self.base_cell_timeout = float(s.get("timeout_s", 60))
+        self.cell_timeout = self.base_cell_timeout
         self.program = [
             (gid or f"setup-{i}", src if kind == "setup" else answers.get(gid, ""))
             for i, (kind, gid, src) in enumerate(source.cells)
@@ -94,6 +96,8 @@ def grade_notebook(
         except CourseError as exc:
             answers, notes = None, [str(exc)]
     run = NotebookRun(zygote, source, answers or {}, settings) if answers else None
+    budget = student_budget_s(source)
+    deadline = time.monotonic() + budget
     try:
         for part in source.parts:
             checks = []
@@ -105,10 +109,22 @@ def grade_notebook(
                 if broken:
                     checks.append({"name": name, "passed": False, "message": f"not run: {broken}"})
                     continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    checks.append(
+                        {
+                            "name": name,
+                            "passed": False,
+                            "message": f"not run: the notebook's time budget ({budget:g} s for "
+                            "all parts together) is spent; look for loops that do not end",
+                        }
+                    )
+                    continue
                 spec = get_check(name)
                 try:
+                    run.cell_timeout = min(run.base_cell_timeout, remaining)
                     session = run.ensure()
-                    session.timeout = part.timeout_s
+                    session.timeout = min(part.timeout_s, remaining)
                     salt = (
                         student_id
                         if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET")
@@ -140,6 +156,13 @@ def grade_notebook(
         "max_score": source.max_score,
         "sandbox_missing": run.sandbox_missing if run else [],
     }
+
+
+def student_budget_s(source: SourceNotebook) -> float:
+    """Wall-clock seconds for all of one student's parts of a notebook together: the source's
+    ``student_budget_s`` (stated in the notebook's introduction), else 10 calls' worth."""
+    settings = source.settings
+    return float(settings.get("student_budget_s", 10 * float(settings.get("timeout_s", 60))))
 
 
 def graded_checks(names: list[str]) -> list[str]:

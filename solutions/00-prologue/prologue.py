@@ -4,6 +4,7 @@
 #     cpu_s: 120
 #     memory_mb: 3072
 #     timeout_s: 20
+#     student_budget_s: 200
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,7 +17,8 @@
 # Implement the three functions below. Each has a **docstring contract**; keep the names and
 # signatures. Run the test cell after each answer: it runs *visible* checks that explain any
 # mismatch. The grader runs more cases than you see here (other shapes, dtypes, gradients, edge
-# cases) in a separate process, with **20 s per call and 3 GB of memory**.
+# cases) in a separate process, with **20 s per call, 3 GB of memory and 200 s for the whole
+# notebook**.
 #
 # Read alongside: the book's *Prologue* chapter (tensors and dtypes; devices, timing and the roofline).
 

@@ -4,6 +4,7 @@
 #     cpu_s: 300
 #     memory_mb: 3072
 #     timeout_s: 60
+#     student_budget_s: 600
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,7 +25,7 @@
 # Shapes: `B` batch, `T` new tokens, `S` cached + new tokens, `D` hidden size, `H` query heads,
 # `G` key/value heads, `Dh` head dim. The grader runs more cases than the visible checks
 # (other shapes, odd head counts, length 1, bfloat16, gradients, padding, cached decoding) in a
-# separate process with **60 s per call and 3 GB of memory**.
+# separate process with **60 s per call, 3 GB of memory and 600 s for the whole notebook**.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import math
