@@ -168,12 +168,16 @@ def grade(
 def new_chapter(
     chapter: Annotated[str, typer.Argument(help="NN-slug, for example 05-ssl")],
     title: Annotated[str | None, typer.Option("--title", help="the chapter's title")] = None,
+    package: Annotated[
+        str | None,
+        typer.Option("--package", help="Python name (default: the slug with - as _)"),
+    ] = None,
 ):
     """Create a chapter from templates: page, notebook source, checks, reference, tests, toc entry."""
     from autograder.scaffold import new_chapter as scaffold
 
     course = Course.find()
-    for path in scaffold(course, chapter, title):
+    for path in scaffold(course, chapter, title, package):
         console.print(f"created {path.relative_to(course.root)}")
     console.print(
         f"added book/{chapter}/index to _toc.yml. Next: edit the files above, then "

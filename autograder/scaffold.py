@@ -1,12 +1,14 @@
 """``new-chapter NN-slug``: create every file a chapter needs, from ``autograder/templates/chapter``.
 
 One chapter name is used everywhere (see the README's naming rule): ``NN-slug`` for folders, and the
-slug with ``-`` replaced by ``_`` as the Python name. The command refuses to overwrite anything.
+slug with ``-`` replaced by ``_`` as the Python name (``--package`` picks another, e.g. when the slug
+is a standard-library module such as ``ssl``). The command refuses to overwrite anything.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,15 +27,25 @@ class ChapterNames:
     title: str
 
     @classmethod
-    def parse(cls, chapter: str, title: str | None = None) -> ChapterNames:
+    def parse(
+        cls, chapter: str, title: str | None = None, package: str | None = None
+    ) -> ChapterNames:
         if not ASSIGNMENT.match(chapter):
             raise CourseError(
                 f"{chapter!r} is not a chapter name: use two digits, a dash and a lower-case slug, "
                 "for example 05-ssl or 06-clip-sam-whisper."
             )
-        slug = chapter[3:].replace("-", "_")
+        slug = package or chapter[3:].replace("-", "_")
         if not slug.isidentifier():
-            raise CourseError(f"{chapter!r} gives the Python name {slug!r}, which is not valid.")
+            raise CourseError(
+                f"{chapter!r} gives the Python name {slug!r}, which is not valid; "
+                "pass --package NAME."
+            )
+        if slug in sys.stdlib_module_names:
+            raise CourseError(
+                f"the Python name {slug!r} is a standard-library module (a notebook named "
+                f"{slug}.py would shadow it); pass --package NAME, e.g. --package {slug}_learning."
+            )
         return cls(chapter, slug, title or chapter[3:].replace("-", " ").capitalize())
 
 
@@ -80,9 +92,11 @@ def add_to_toc(toc_path: Path, names: ChapterNames) -> bool:
     return True
 
 
-def new_chapter(course: Course, chapter: str, title: str | None = None) -> list[Path]:
+def new_chapter(
+    course: Course, chapter: str, title: str | None = None, package: str | None = None
+) -> list[Path]:
     """Create the chapter's files and its table-of-contents entry; returns the files written."""
-    names = ChapterNames.parse(chapter, title)
+    names = ChapterNames.parse(chapter, title, package)
     plan = planned_files(course, names)
     existing = [p for p in plan if p.exists()]
     if existing or (course.root / "book" / names.chapter).exists():

@@ -103,3 +103,12 @@ def test_cli_new_chapter_rejects_a_bad_name_in_one_sentence():
     )
     assert proc.returncode == 2
     assert "not a chapter name" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_standard_library_name_is_refused_and_package_picks_another(course_copy):
+    with pytest.raises(CourseError, match="standard-library module"):
+        ChapterNames.parse("05-ssl")
+    written = new_chapter(course_copy, "05-ssl", "SSL", package="ssl_learning")
+    rel = {str(p.relative_to(course_copy.root)) for p in written}
+    assert "solutions/05-ssl/ssl_learning.py" in rel
+    assert "autograder/checks/ssl_learning/__init__.py" in rel
