@@ -1,0 +1,236 @@
+"""The chapter 05-ssl checks discriminate: the references pass, every known-wrong variant fails
+with its diagnosis, a missing stop-gradient is named, and correct variants written differently
+pass (under three class secrets: other random inputs each time)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import autograder.checks.ssl_learning  # noqa: F401  (registers the checks)
+from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
+from course import ssl_learning as ref
+
+REFERENCE = {
+    "patchify": ref.patchify,
+    "unpatchify": ref.unpatchify,
+    "random_masking": ref.random_masking,
+    "mae_loss": ref.mae_loss,
+    "nt_xent": ref.nt_xent,
+    "MoCoQueue": ref.MoCoQueue,
+    "MomentumEncoder": ref.MomentumEncoder,
+    "simsiam_loss": ref.simsiam_loss,
+    "barlow_twins_loss": ref.barlow_twins_loss,
+    "dino_loss": ref.dino_loss,
+}
+NAMES = sorted(n for n in REGISTRY if n.startswith("ssl_learning."))
+MISTAKES = [
+    (name, label)
+    for name in NAMES
+    if not REGISTRY[name].visible
+    for label in REGISTRY[name].misconceptions
+]
+SECRETS = ["", "class-secret-1", "class-secret-2"]
+
+
+@pytest.fixture(params=SECRETS, ids=["no-secret", "secret-1", "secret-2"])
+def secret(request, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    return request.param
+
+
+def outcome(name, obj):
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+
+
+def test_every_block_has_visible_and_hidden_checks():
+    targets = {REGISTRY[n].target for n in NAMES}
+    assert targets == set(REFERENCE)
+    assert all(f"{n}.visible" in REGISTRY for n in NAMES if not REGISTRY[n].visible)
+    assert len(MISTAKES) >= 2 * len(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes_its_own_check(name, secret):
+    result = outcome(name, REFERENCE[REGISTRY[name].target])
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name,label", MISTAKES)
+def test_known_mistake_fails_and_is_named(name, label, secret):
+    result = outcome(name, REGISTRY[name].misconceptions[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+# --- a missing stop-gradient is caught from the gradients alone -------------------------------
+def simsiam_no_stopgrad(p1, p2, z1, z2):
+    return (
+        -F.cosine_similarity(p1, z2, dim=-1).mean() / 2
+        - F.cosine_similarity(p2, z1, dim=-1).mean() / 2
+    )
+
+
+def dino_no_stopgrad(s, t, c, n, st=0.1, tt=0.04, m=0.9):
+    tp = F.softmax((t - c) / tt, dim=-1).chunk(2)
+    sp = F.log_softmax(s / st, dim=-1).chunk(n)
+    terms = [
+        (-(a * b).sum(-1)).mean() for i, a in enumerate(tp) for v, b in enumerate(sp) if v != i
+    ]
+    return sum(terms) / len(terms), c * m + t.detach().mean(0, keepdim=True) * (1 - m)
+
+
+class QueueNoDetach(ref.MoCoQueue):
+    def forward(self, q, k, temperature):
+        l_pos = (q * k).sum(1, keepdim=True)
+        return torch.cat([l_pos, q @ self.queue.T.to(q.dtype)], 1) / temperature
+
+
+@pytest.mark.parametrize(
+    "name,obj",
+    [
+        ("ssl_learning.simsiam_loss", simsiam_no_stopgrad),
+        ("ssl_learning.dino_loss", dino_no_stopgrad),
+        ("ssl_learning.moco_queue", QueueNoDetach),
+    ],
+)
+def test_missing_stop_gradient_fails_and_is_named(name, obj, secret):
+    result = outcome(name, obj)
+    assert not result.passed
+    assert "missing stop-gradient" in result.message, result.message
+
+
+# --- correct variants written differently -----------------------------------------------------
+def patchify_unfold(images, patch_size):
+    b, c, h, w = images.shape
+    p = patch_size
+    u = F.unfold(images.float(), kernel_size=p, stride=p).to(images.dtype)
+    return u.reshape(b, c, p, p, -1).permute(0, 4, 2, 3, 1).reshape(b, -1, p * p * c)
+
+
+def unpatchify_fold(patches, patch_size, height, width):
+    b, n, d = patches.shape
+    p = patch_size
+    c = d // (p * p)
+    cols = patches.reshape(b, n, p, p, c).permute(0, 4, 2, 3, 1).reshape(b, c * p * p, n)
+    return F.fold(cols.float(), (height, width), kernel_size=p, stride=p).to(patches.dtype)
+
+
+def masking_loops(x, mask_ratio, noise):
+    b, n, d = x.shape
+    keep = int(n * (1 - mask_ratio))
+    kept, mask, restore = [], torch.ones(b, n, dtype=x.dtype), torch.zeros(b, n, dtype=torch.long)
+    for i in range(b):
+        order = sorted(range(n), key=lambda j: float(noise[i, j]))
+        kept.append(torch.stack([x[i, j] for j in order[:keep]]) if keep else x[i, :0])
+        for pos, j in enumerate(order):
+            restore[i, j] = pos
+            if pos < keep:
+                mask[i, j] = 0
+    return torch.stack(kept), mask.to(x.device), restore.to(x.device)
+
+
+def mae_loss_indexing(pred, target, mask, norm_pix_loss=False):
+    if norm_pix_loss:
+        target = (target - target.mean(-1, keepdim=True)) / torch.sqrt(
+            target.var(-1, keepdim=True) + 1e-6
+        )
+    sel = mask.bool()
+    return F.mse_loss(pred[sel], target[sel])
+
+
+def nt_xent_cross_entropy(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
+    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(logits, labels)
+
+
+class QueueRolling(torch.nn.Module):
+    """Another bookkeeping: a Python-side pointer mirrored into the buffer."""
+
+    def __init__(self, dim, size):
+        super().__init__()
+        self.register_buffer("queue", torch.zeros(size, dim))
+        self.register_buffer("ptr", torch.zeros(1, dtype=torch.long))
+
+    def forward(self, q, k, temperature):
+        pos = torch.einsum("bd,bd->b", q, k.detach())[:, None]
+        neg = torch.einsum("bd,kd->bk", q, self.queue.to(q.dtype))
+        return torch.cat([pos, neg], 1).div(temperature)
+
+    def enqueue(self, keys):
+        with torch.no_grad():
+            for key in keys:
+                p = int(self.ptr)
+                self.queue[p] = key
+                self.ptr.fill_((p + 1) % self.queue.shape[0])
+
+
+class MomentumEncoderForeach(torch.nn.Module):
+    def __init__(self, dim_in, dim_out):
+        super().__init__()
+        self.online = torch.nn.Linear(dim_in, dim_out)
+        self.target = torch.nn.Linear(dim_in, dim_out)
+        self.target.requires_grad_(False)
+
+    def update(self, m):
+        with torch.no_grad():
+            t = list(self.target.parameters())
+            torch._foreach_lerp_(t, list(self.online.parameters()), 1 - m)
+
+    def forward(self, x):
+        return self.online(x), self.target(x).detach()
+
+
+def simsiam_byol_form(p1, p2, z1, z2):
+    """SimSiam's D written through BYOL's normalised MSE: -cos = (|p^ - z^|^2 - 2) / 2."""
+
+    def d(p, z):
+        return (
+            (F.normalize(p, dim=-1) - F.normalize(z.detach(), dim=-1)).pow(2).sum(-1) - 2
+        ).mean() / 2
+
+    return d(p1, z2) / 2 + d(p2, z1) / 2
+
+
+def barlow_batchnorm(z1, z2, lambd=5e-3):
+    n, d = z1.shape
+    bn = torch.nn.BatchNorm1d(d, affine=False, eps=1e-5).to(z1.device, z1.dtype)
+    c = bn(z1).T @ bn(z2) / n
+    on = (torch.diagonal(c) - 1).pow(2).sum()
+    off = (c - torch.diag(torch.diagonal(c))).pow(2).sum()
+    return on + lambd * off
+
+
+def dino_stacked(s, t, c, n, st=0.1, tt=0.04, m=0.9):
+    b = t.shape[0] // 2
+    tp = F.softmax((t.detach() - c) / tt, -1).reshape(2, b, -1)
+    sp = F.log_softmax(s / st, -1).reshape(n, b, -1)
+    ce = -torch.einsum("tbk,vbk->tvb", tp, sp).mean(-1)  # (2, n)
+    keep = ~torch.eye(2, n, dtype=torch.bool, device=s.device)
+    new_center = torch.lerp(t.detach().mean(0, keepdim=True), c, m)
+    return ce[keep].mean(), new_center
+
+
+ALTERNATIVES = [
+    ("ssl_learning.patchify", patchify_unfold),
+    ("ssl_learning.unpatchify", unpatchify_fold),
+    ("ssl_learning.random_masking", masking_loops),
+    ("ssl_learning.mae_loss", mae_loss_indexing),
+    ("ssl_learning.nt_xent", nt_xent_cross_entropy),
+    ("ssl_learning.moco_queue", QueueRolling),
+    ("ssl_learning.momentum_encoder", MomentumEncoderForeach),
+    ("ssl_learning.simsiam_loss", simsiam_byol_form),
+    ("ssl_learning.barlow_twins_loss", barlow_batchnorm),
+    ("ssl_learning.dino_loss", dino_stacked),
+]
+
+
+@pytest.mark.parametrize("name,obj", ALTERNATIVES, ids=[a[0].split(".")[1] for a in ALTERNATIVES])
+def test_correct_variant_written_differently_passes(name, obj, secret):
+    for n in (name, name + ".visible"):
+        result = outcome(n, obj)
+        assert result.passed, result.message
