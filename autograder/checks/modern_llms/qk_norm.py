@@ -1,0 +1,85 @@
+"""``modern_llms.qk_norm``: grouped-query attention with per-head RMSNorm on queries and keys,
+applied before RoPE (Qwen3, Gemma 3; OLMo 2 normalises the whole projection, also before RoPE).
+
+Known mistakes, then the cases, then the registration.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from autograder.checks.llama.attention import _compare_attention
+from autograder.checks.modern_llms._common import QKNormAttention, _both, _randn, _ri, _rope
+from autograder.checks.spec import Case, Step
+from course.llama import apply_rope, causal_mask
+
+
+class _NormAfterRope(QKNormAttention):
+    """RMSNorm applied to the rotated q and k (the weight then scales rotated coordinates)."""
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.h, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.g, self.head_dim).transpose(1, 2)
+        q = self.q_norm(apply_rope(q, cos, sin))
+        k = self.k_norm(apply_rope(k, cos, sin))
+        mask = causal_mask(t, t, attention_mask, x.device)
+        return self.o_proj(self.attend(q, k, v, mask).transpose(1, 2).reshape(b, t, -1))
+
+
+class _KeysNotNormalised(QKNormAttention):
+    def forward(self, x, cos, sin, attention_mask=None):
+        saved = self.k_norm.forward
+        self.k_norm.forward = lambda y: y  # an instance attribute: this object only
+        try:
+            return super().forward(x, cos, sin, attention_mask)
+        finally:
+            self.k_norm.forward = saved
+
+
+HEADS = [(4, 2), (3, 1), (6, 3), (4, 4), (8, 2), (2, 1)]
+
+
+def _cases(gen, device, visible=False):
+    n = 2 if visible else 7
+    for i in range(n):
+        h, g = HEADS[i % len(HEADS)]
+        dh = [8, 4, 4, 16, 4, 8, 8][i]
+        b, t = _ri(gen, 1, 2), [5, 1, 6, 4, 7, 3, 6][i]
+        x = _randn(gen, b, t, h * dh, scale=3.0)  # large activations: what QK-norm tames
+        cos, sin = _rope(dh, b, t)
+        kwargs, label = {}, f"heads {h}, kv heads {g}, head_dim {dh}, x{tuple(x.shape)}"
+        if i == 4 and not visible:
+            pad = torch.ones(b, t, dtype=torch.long)
+            pad[0, : _ri(gen, 1, t - 1)] = 0
+            kwargs["attention_mask"] = pad
+            label += ", left-padded batch"
+        dtype = "bfloat16" if (i == 5 and not visible) else None
+        if dtype:
+            x, cos, sin = x.bfloat16(), cos.bfloat16(), sin.bfloat16()
+            label += ", bfloat16"
+        grad = (0,) if not visible and not dtype and not kwargs else ()
+        yield Case(
+            label,
+            [Step((x, cos, sin), kwargs)],
+            init={"hidden_size": h * dh, "num_heads": h, "num_kv_heads": g},
+            grad_wrt=grad,
+            param_grads=bool(grad),
+            device=device,
+            dtype=dtype,
+            cotangent_mask=kwargs["attention_mask"][..., None] if kwargs else None,
+        )
+
+
+_both(
+    "modern_llms.qk_norm",
+    "QKNormAttention",
+    QKNormAttention,
+    _cases,
+    compare=_compare_attention,
+    misconceptions={
+        "q_norm/k_norm applied after RoPE (Qwen3, Gemma 3 and OLMo 2 normalise before rotating)": _NormAfterRope,
+        "keys not normalised (k_norm is applied to k, like q_norm to q)": _KeysNotNormalised,
+    },
+)

@@ -1,0 +1,189 @@
+"""The modern-LLM checks discriminate: the references pass for several class secrets, every
+known-wrong variant fails with its diagnosis, and correct variants written differently pass.
+(The solution notebook against each check is tests/test_checks_registry.py's job.)"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import autograder.checks.modern_llms  # noqa: F401  (registers the checks)
+from autograder.checks.modern_llms import _common as C
+from autograder.checks.modern_llms.post_norm import SUBMODULES
+from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
+
+NAMES = sorted(n for n in REGISTRY if n.startswith("modern_llms."))
+MISTAKES = [
+    (name, label)
+    for name in NAMES
+    if not REGISTRY[name].visible
+    for label in REGISTRY[name].misconceptions
+]
+
+
+@pytest.fixture(params=["", "class-secret-1", "class-secret-2"])
+def secret(request, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    return request.param
+
+
+def outcome(name, obj):
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+
+
+def test_seven_blocks_each_with_visible_and_hidden_checks():
+    blocks = {n.split(".")[1] for n in NAMES}
+    assert blocks == {
+        "moe",
+        "load_balancing",
+        "mla",
+        "sliding_window",
+        "rolling_cache",
+        "qk_norm",
+        "post_norm",
+    }
+    assert all(f"modern_llms.{b}.visible" in REGISTRY for b in blocks)
+    assert set(SUBMODULES.values()) <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes_its_own_check(name, secret):
+    result = outcome(name, REGISTRY[name].reference)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name,label", MISTAKES)
+def test_known_mistake_fails_and_is_named(name, label, secret):
+    result = outcome(name, REGISTRY[name].misconceptions[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+# --- correct variants written differently ------------------------------------------------------
+class DenseMoE(C.MoE):
+    """Every expert on every token, weighted by a mostly-zero (N, E) gate matrix."""
+
+    def forward(self, x):
+        flat = x.reshape(-1, x.shape[-1])
+        logits, weights, indices = self.route(flat)
+        gates = torch.zeros_like(logits).scatter(1, indices, weights).to(x.dtype)  # (N, E)
+        every = torch.stack([e(flat) for e in self.experts], dim=1)  # (N, E, D)
+        out = (gates[..., None] * every).sum(1)
+        if self.shared_expert is not None:
+            out = out + self.shared_expert(flat)
+        return out.reshape(x.shape), logits
+
+
+def balancing_bincount(router_logits, top_k, attention_mask=None):
+    n, e = router_logits.shape
+    probs = router_logits.float().softmax(-1)
+    keep = torch.ones(n) if attention_mask is None else attention_mask.float()
+    idx = probs.topk(top_k, -1).indices
+    counts = torch.zeros(e).index_add(0, idx.reshape(-1), keep.repeat_interleave(top_k))
+    return e * (counts / keep.sum() * (probs * keep[:, None]).sum(0) / keep.sum()).sum()
+
+
+class AbsorbedMLA(C.MultiHeadLatentAttention):
+    """The inference trick: W_UK folded into the query and W_UV applied after attention, so the
+    keys and values are never expanded; attention runs over the latent c directly."""
+
+    def forward(self, x, cos, sin):
+        b, t, _ = x.shape
+        q = (
+            self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+            if self.q_lora_rank
+            else self.q_proj(x)
+        )
+        q = q.view(b, t, self.h, self.nope + self.rope).transpose(1, 2)
+        q_nope, q_pe = q.split([self.nope, self.rope], -1)
+        q_pe = C.llama.apply_rope(q_pe, cos, sin)
+        c, k_pe = self.latent(x, cos, sin).split([self.kv_lora_rank, self.rope], -1)
+        w = self.kv_b_proj.weight.view(self.h, self.nope + self.v_dim, self.kv_lora_rank)
+        w_uk, w_uv = w[:, : self.nope], w[:, self.nope :]  # (H, dn, r), (H, dv, r)
+        q_lat = torch.einsum("bhtn,hnr->bhtr", q_nope, w_uk)
+        scores = torch.einsum("bhtr,bsr->bhts", q_lat, c) + torch.einsum(
+            "bhtd,bsd->bhts", q_pe, k_pe
+        )
+        scores = scores / math.sqrt(self.nope + self.rope)
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        probs = scores.masked_fill(~causal, float("-inf")).float().softmax(-1).to(c.dtype)
+        out = torch.einsum("bhts,bsr,hvr->bthv", probs, c, w_uv).reshape(b, t, -1)
+        return self.o_proj(out)
+
+
+def window_mask_loops(t, s, window, attention_mask=None):
+    rows = [[0 <= (s - t + i) - j < window for j in range(s)] for i in range(t)]
+    mask = torch.tensor(rows, dtype=torch.bool)[None, None]
+    if attention_mask is not None:
+        mask = mask & attention_mask.bool()[:, None, None, :]
+    return mask
+
+
+class HistoryCache:
+    """Keeps every token and derives the ring view from the history (memory is not graded)."""
+
+    def __init__(self, num_layers, window):
+        self.w, self.hist = window, [None] * num_layers
+
+    def update(self, layer, k, v):
+        prev = self.hist[layer]
+        seen = 0 if prev is None else prev[0].shape[2]
+        keep = min(seen, self.w - 1)
+        k_att = k if prev is None else torch.cat([prev[0][:, :, seen - keep :], k], 2)
+        v_att = v if prev is None else torch.cat([prev[1][:, :, seen - keep :], v], 2)
+        self.hist[layer] = (
+            (k, v) if prev is None else (torch.cat([prev[0], k], 2), torch.cat([prev[1], v], 2))
+        )
+        return k_att, v_att
+
+    def slots(self, layer):
+        k, v = self.hist[layer]
+        n = k.shape[2]
+        kb, vb = (
+            k.new_zeros(*k.shape[:2], self.w, k.shape[3]),
+            v.new_zeros(*v.shape[:2], self.w, v.shape[3]),
+        )
+        for p in range(max(0, n - self.w), n):
+            kb[:, :, p % self.w], vb[:, :, p % self.w] = k[:, :, p], v[:, :, p]
+        return kb, vb
+
+    def length(self):
+        return 0 if self.hist[0] is None else self.hist[0][0].shape[2]
+
+
+class FusedQKNorm(C.QKNormAttention):
+    fused = True  # torch's scaled_dot_product_attention instead of the explicit softmax
+
+
+class FusedPostNorm(C.PostNormBlock):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.self_attn.fused = True
+
+
+ALTERNATIVES = [
+    ("modern_llms.moe", DenseMoE),
+    ("modern_llms.load_balancing", balancing_bincount),
+    ("modern_llms.mla", AbsorbedMLA),
+    ("modern_llms.sliding_window", window_mask_loops),
+    ("modern_llms.rolling_cache", HistoryCache),
+    ("modern_llms.qk_norm", FusedQKNorm),
+    ("modern_llms.post_norm", FusedPostNorm),
+]
+
+
+@pytest.mark.parametrize("name,obj", ALTERNATIVES, ids=[n for n, _ in ALTERNATIVES])
+def test_correct_variant_written_differently_passes(name, obj, secret):
+    result = outcome(name, obj)
+    assert result.passed, result.message
+
+
+def test_dense_moe_is_not_the_reference_code():
+    """The dense variant really computes every expert (no gather), yet agrees."""
+    m = DenseMoE(8, 6, 4, 2)
+    x = torch.randn(1, 3, 8)
+    torch.testing.assert_close(m(x)[0], C.MoE.forward(m, x)[0])
+    assert F.softmax(m(x)[1], -1).shape == (3, 4)
