@@ -212,7 +212,7 @@ class LlamaDecoderLayer(nn.Module):
         self.mlp = LlamaMLP(config)
 
     def forward(self, x, cos, sin, mask=None, cache=None):
-        h = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
+        h = x + self.self_attn(self.input_layernorm(x), cos, sin, mask=mask, cache=cache)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
@@ -240,7 +240,7 @@ class LlamaModel(nn.Module):
         cos, sin = rope_cos_sin(self.config.head_dim, positions, self.config.rope_theta, x.dtype)
         mask = causal_mask(t, past + t, attention_mask, x.device)
         for layer in self.layers:
-            x = layer(x, cos, sin, mask, cache)
+            x = layer(x, cos, sin, mask=mask, cache=cache)
         return self.norm(x)
 
 

@@ -7,10 +7,12 @@ import math
 
 import pytest
 import torch
+from conftest import ROOT
 from torch import nn
 
 import autograder.checks.llama as L
 from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+from autograder.validate import solution_namespace
 from course import llama as ref
 
 # The reference/solution passing every check and each named mistake failing *and being named*
@@ -24,35 +26,41 @@ def outcome(name, obj):
 # --- wrong variants at the model level (no misconception label: they must still fail) ----------
 
 
-class RopeOffsetOffByOne(L.LlamaForCausalLM):
-    """Cached decoding starts the new token at position cache.length() + 1."""
+# Written against the notebook's contract (the solution's classes), as a student would: composite
+# checks run the reference in place of the layers and norms (one mistake, one deduction), which
+# answer calls in the contract's form.
+S = solution_namespace(ROOT / "solutions" / "03-llama" / "llama.ipynb")
+
+
+class RopeOffsetOffByOne(S["LlamaForCausalLM"]):
+    """Cached decoding starts the new tokens at position cache.length() + 1."""
 
     def forward(self, input_ids, cache=None):
-        if cache is None or cache.length() == 0:
-            return super().forward(input_ids, cache)
-        cache.k = [torch.cat([k[:, :, :1], k], 2) for k in cache.k]  # pretend one more token
-        cache.v = [torch.cat([v[:, :, :1], v], 2) for v in cache.v]
-        out = ref.LlamaForCausalLM.forward(self, input_ids, cache)
-        cache.k = [k[:, :, 1:] for k in cache.k]
-        cache.v = [v[:, :, 1:] for v in cache.v]
-        return out
+        b, t = input_ids.shape
+        start = cache.length() + 1 if cache is not None and cache.length() else 0
+        positions = torch.arange(start, start + t).expand(b, t)
+        x = self.model.embed_tokens(input_ids)
+        cos, sin = S["rope_cos_sin"](self.head_dim, positions, self.rope_theta)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, cache=cache, layer_idx=i)
+        return self.lm_head(self.model.norm(x))
 
 
-class NoCacheModel(L.LlamaForCausalLM):
+class NoCacheModel(S["LlamaForCausalLM"]):
     """Ignores the cache: the decode steps then see only the new token."""
 
     def forward(self, input_ids, cache=None):
         return super().forward(input_ids, None)
 
 
-class UntiedWhenTied(L.LlamaForCausalLM):
+class UntiedWhenTied(S["LlamaForCausalLM"]):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
-        if self.config.tie_word_embeddings:
+        if self.lm_head.weight is self.model.embed_tokens.weight:
             self.lm_head.weight = nn.Parameter(self.lm_head.weight.detach().clone())
 
 
-class SamplingIgnoresSeed(L.LlamaForCausalLM):
+class SamplingIgnoresSeed(S["LlamaForCausalLM"]):
     def generate(
         self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
     ):
@@ -67,7 +75,7 @@ class SamplingIgnoresSeed(L.LlamaForCausalLM):
         return probs_ids
 
 
-class UnseededSampling(L.LlamaForCausalLM):
+class UnseededSampling(S["LlamaForCausalLM"]):
     def generate(
         self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
     ):

@@ -1,5 +1,7 @@
 """The LLaMA assignment through the hardened grader: a full solution scores 20/20; a Triton part
-written in plain torch scores zero for that part; a leaky causal mask is diagnosed by name."""
+written in plain torch scores zero for that part; a leaky causal mask is diagnosed by name; a wrong
+RMSNorm costs the RMSNorm part only (one mistake, one deduction: the layer, model and generation
+parts run with the reference RMSNorm in place of the student's, through the sandbox)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ def test_llama_class(tmp_path):
     leaky = SOL["attention"].replace(".tril(s - t)", ".tril(s - t + 1)")
     assert leaky != SOL["attention"]
     write_submission(subs, "leaky_mask", {**SOL, "attention": leaky}, **kw)
+    eps_outside = SOL["rmsnorm"].replace(
+        "torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)",
+        "1 / (x32.pow(2).mean(dim=-1, keepdim=True).sqrt() + self.eps)",
+    )
+    assert eps_outside != SOL["rmsnorm"]
+    write_submission(subs, "eps_outside", {**SOL, "rmsnorm": eps_outside}, **kw)
     results, _ = grade_class(Course(ROOT), LLAMA, subs, out, workers=2, db_url=None)
     by = {r["student_id"]: r for r in results}
 
@@ -37,6 +45,10 @@ def test_llama_class(tmp_path):
     assert part("no_triton", "test_triton")["score"] == 0
     assert "@triton.jit" in part("no_triton", "test_triton")["checks"][0]["message"]
     assert by["no_triton"]["score"] == 18
+    assert part("eps_outside", "test_rmsnorm")["score"] == 0
+    assert by["eps_outside"]["score"] == 18, by["eps_outside"]
+    model = part("eps_outside", "test_model")
+    assert "llama.rmsnorm" in model["checks"][0]["message"], model
     attention = part("leaky_mask", "test_attention")
     assert attention["score"] < 3
     assert any("one future token" in c["message"] for c in attention["checks"]), attention

@@ -1,6 +1,7 @@
 """`python -m autograder validate --all`: every source notebook scores full marks through the
 hardened grader, every released stub scores zero without crashing."""
 
+import os
 import subprocess
 import sys
 
@@ -16,11 +17,11 @@ def test_validate_all_assignments():
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = " ".join(proc.stdout.split())  # a long chapter name may still wrap a line
     for assignment in Course(ROOT).assignments():  # every chapter of the layout, none hard-coded
         assert assignment in proc.stdout
-        assert f"{assignment}: solution over 3 class secrets x student ids: all checks pass" in (
-            proc.stdout
-        )
+        assert f"{assignment}: solution over 3 class secrets x student ids: all checks pass" in text
     assert "NO" not in proc.stdout

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL, diagnose
+from autograder.checks.inject import Channel, LocalChannel, Submodule, SubmoduleServer, inject
 from autograder.checks.kernels import count_triton_launches
 
 
@@ -53,6 +54,8 @@ class Case:
     cotangent_mask: torch.Tensor | None = (
         None  # zero the output gradient where values are unspecified
     )
+    #: run the check's ``submodules`` as the reference (see checks.inject); False runs the student's
+    inject: bool = True
 
 
 @dataclass
@@ -71,7 +74,12 @@ class Executor(Protocol):
     """Runs one case against the student's object; may raise :class:`StudentError`."""
 
     def run(
-        self, target: str, case: Case, state: dict[str, torch.Tensor] | None, cotangent: Any
+        self,
+        target: str,
+        case: Case,
+        state: dict[str, torch.Tensor] | None,
+        cotangent: Any,
+        server: SubmoduleServer | None = None,
     ) -> Outcome: ...
 
 
@@ -96,6 +104,9 @@ class Check:
     exact: Callable[..., Any] | None = None
     #: the target must launch a Triton kernel (counted while it runs, not read from its source)
     must_launch_triton: bool = False
+    #: graded sub-blocks of a composite block: attribute-path pattern -> Submodule. While the check
+    #: runs, they answer with the reference (one mistake, one deduction; see checks.inject)
+    submodules: dict[str, Submodule] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, Check] = {}
@@ -192,8 +203,12 @@ def call_target(
     state: dict[str, torch.Tensor] | None,
     cotangent: Any,
     make_sleeper: Callable | None = None,
+    injection: tuple[list[str], Channel] | None = None,
 ) -> Outcome:
-    """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox."""
+    """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox.
+
+    ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
+    """
     device = case.device
     calls: list[int] = []
 
@@ -249,6 +264,8 @@ def call_target(
             module = module.to(getattr(torch, case.dtype))
         if case.param_grads:
             module.zero_grad(set_to_none=True)
+        if injection is not None:
+            inject(module, *injection)
         target = module
     else:
         target = obj
@@ -381,15 +398,34 @@ def run_check(
                 cot = cot * case.cotangent_mask.to(cot.dtype)
         expected = call_target(check.reference, case, state, cot)
         expected.truth = _float64_truth(check, case, state, cot)
+        server = None
+        if check.submodules and case.inject and case.init is not None:
+            server = SubmoduleServer(check.submodules, case.init)
         try:
-            got = executor.run(check.target, case, state, cot)
+            if server is None:
+                got = executor.run(check.target, case, state, cot)
+            else:
+                got = executor.run(check.target, case, state, cot, server=server)
         except StudentError as exc:
-            return CheckResult(check.name, False, f"[{case.label}] {exc}", n)
+            return CheckResult(check.name, False, f"[{case.label}] {exc}{_injected(check)}", n)
         msg = _compare(check, case, expected, got)
         if msg:
             hint = _misconception(check, case, state, got)
-            return CheckResult(check.name, False, f"[{case.label}] {msg}{hint}", n)
-    return CheckResult(check.name, True, f"{n} cases passed", n)
+            return CheckResult(
+                check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
+            )
+    return CheckResult(check.name, True, f"{n} cases passed{_injected(check)}", n)
+
+
+def _injected(check: Check) -> str:
+    """The feedback's note on a composite graded with reference sub-blocks."""
+    if not check.submodules:
+        return ""
+    subs = sorted({s.check.removesuffix(".visible") for s in check.submodules.values()})
+    return (
+        f" (graded with the reference {', '.join(subs)} in place of your sub-blocks: their "
+        "mistakes count in their own parts only)"
+    )
 
 
 def _upcast(value: Any) -> Any:
@@ -511,9 +547,10 @@ class InKernelExecutor:
     def __init__(self, obj: Any):
         self.obj = obj
 
-    def run(self, target, case, state, cotangent) -> Outcome:
+    def run(self, target, case, state, cotangent, server=None) -> Outcome:
+        injection = None if server is None else (server.patterns, LocalChannel(server))
         try:
-            return call_target(self.obj, case, state, cotangent)
+            return call_target(self.obj, case, state, cotangent, injection=injection)
         except StudentError:
             raise
         except NotImplementedError:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from autograder.checks.inject import InjectionError
 from autograder.checks.spec import Case, Outcome, Step, StudentError, call_target
 from autograder.checks.values import EncodeError, decode, encode
 from autograder.sandbox import limits as limits_mod
@@ -97,6 +98,22 @@ def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor
     return header, tensors
 
 
+class _SocketChannel:
+    """Sub-block calls to the trusted parent during a ``run`` (see checks.inject)."""
+
+    def __init__(self, sock: socket.socket, me: int):
+        self.sock, self.me = sock, me
+
+    def request(self, header, tensors):
+        if os.getpid() != self.me:  # a fork made by student code must not talk to the parent
+            os._exit(0)
+        protocol.send(self.sock, header, tensors)
+        reply, blobs = protocol.recv(self.sock, MAX_REQUEST)
+        if "error" in reply:
+            raise InjectionError(str(reply["error"]))
+        return reply, blobs
+
+
 def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
     """Confine this process, then loop: ``exec`` answer cells, ``run`` cases, ``bye``."""
     missing = limits_mod.enter(limits, workdir)
@@ -130,7 +147,9 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
                 if obj is None:
                     raise StudentError(f"`{header['target']}` is not defined by your answer cells")
                 case, state, cot = decode_case(header["case"], tensors)
-                out = call_target(obj, case, state, cot)
+                patterns = [str(p) for p in header.get("inject") or []]
+                injection = (patterns, _SocketChannel(sock, me)) if patterns else None
+                out = call_target(obj, case, state, cot, injection=injection)
                 reply, blobs = encode_outcome(out)
                 answer({"ok": True, **reply}, blobs)
             except StudentError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
+from autograder.checks.inject import Submodule
 from autograder.checks.spec import Check, register
 from course import llama as ref
 
@@ -58,18 +59,27 @@ class Attention(ref.LlamaAttention):
     def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int):
         super().__init__(_config(hidden_size, num_heads, num_kv_heads))
 
-    def forward(self, x, cos, sin, attention_mask=None):
-        t = x.shape[1]
-        return super().forward(x, cos, sin, _mask(t, t, attention_mask, x.device))
+    def forward(self, x, cos, sin, attention_mask=None, cache=None, layer_idx=0, mask=None):
+        """The student's contract; ``mask`` (a full boolean mask) is how the reference's own
+        layers call it (when grading, the composite's reference sub-blocks answer both)."""
+        if mask is None:
+            t = x.shape[1]
+            s = t + (cache.length() if cache is not None else 0)
+            mask = _mask(t, s, attention_mask, x.device)
+        return super().forward(x, cos, sin, mask, cache)
 
 
 class DecoderLayer(ref.LlamaDecoderLayer):
     def __init__(self, hidden_size, intermediate_size, num_heads, num_kv_heads, eps=1e-5):
         super().__init__(_config(hidden_size, num_heads, num_kv_heads, intermediate_size, eps))
 
-    def forward(self, x, cos, sin):
-        t = x.shape[1]
-        return super().forward(x, cos, sin, _mask(t, t, None, x.device))
+    def forward(self, x, cos, sin, cache=None, layer_idx=0, mask=None):
+        """The student's contract, or the reference's own call with a full boolean ``mask``."""
+        if mask is None:
+            t = x.shape[1]
+            s = t + (cache.length() if cache is not None else 0)
+            mask = _mask(t, s, None, x.device)
+        return super().forward(x, cos, sin, mask, cache)
 
 
 class KVCache(ref.KVCache):
@@ -137,6 +147,43 @@ def _model_init(i):
         "eps": 1e-5,
         "tie_word_embeddings": i % 2 == 1,
     }
+
+
+def _norm(init):
+    return RMSNorm(init["hidden_size"], init["eps"])
+
+
+def _attention(init):
+    return Attention(init["hidden_size"], init["num_heads"], init["num_kv_heads"])
+
+
+def _swiglu(init):
+    return SwiGLU(init["hidden_size"], init["intermediate_size"])
+
+
+def _layer(init):
+    keys = ("hidden_size", "intermediate_size", "num_heads", "num_kv_heads", "eps")
+    return DecoderLayer(**{k: init[k] for k in keys})
+
+
+#: one mistake, one deduction: a layer is graded with the reference norms, attention and MLP
+LAYER_PARTS = {
+    "input_layernorm": Submodule("llama.rmsnorm", _norm),
+    "self_attn": Submodule("llama.attention", _attention),
+    "post_attention_layernorm": Submodule("llama.rmsnorm", _norm),
+    "mlp": Submodule("llama.swiglu", _swiglu),
+}
+#: ... and the model with the reference layers and final norm (a call with a KV cache runs the
+#: student's own layer, whose norms and MLP are still the reference's)
+MODEL_PARTS = {
+    "model.layers.*": Submodule("llama.decoder_layer", _layer),
+    "model.norm": Submodule("llama.rmsnorm", _norm),
+    **{
+        f"model.layers.*.{k}": v
+        for k, v in LAYER_PARTS.items()
+        if k != "self_attn"  # attention with a cache is the student's (the cache is their object)
+    },
+}
 
 
 def _both(name, target, reference, cases, **kw):

@@ -10,10 +10,12 @@ import torch
 from autograder.checks.compare import diagnose
 from autograder.checks.llama._common import (
     HEADS,
+    LAYER_PARTS,
+    MODEL_PARTS,
+    Attention,
     DecoderLayer,
     LlamaForCausalLM,
     _both,
-    _mask,
     _model_init,
     _randn,
     _ri,
@@ -24,10 +26,12 @@ from course import llama as ref
 
 
 class _PostNorm(DecoderLayer):
-    def forward(self, x, cos, sin):
-        t = x.shape[1]
-        m = _mask(t, t, None, x.device)
-        h = self.input_layernorm(x + self.self_attn(x, cos, sin, m))
+    def __init__(self, hidden_size, intermediate_size, num_heads, num_kv_heads, eps=1e-5):
+        super().__init__(hidden_size, intermediate_size, num_heads, num_kv_heads, eps)
+        self.self_attn = Attention(hidden_size, num_heads, num_kv_heads)  # the student's contract
+
+    def forward(self, x, cos, sin, cache=None, layer_idx=0):
+        h = self.input_layernorm(x + self.self_attn(x, cos, sin))
         return self.post_attention_layernorm(h + self.mlp(h))
 
 
@@ -137,12 +141,14 @@ _both(
     DecoderLayer,
     _decoder_cases,
     misconceptions={"post-norm (norm(x + f(x))) instead of pre-norm (x + f(norm(x)))": _PostNorm},
+    submodules=LAYER_PARTS,
 )
-_both("llama.model", "LlamaForCausalLM", LlamaForCausalLM, _model_cases)
+_both("llama.model", "LlamaForCausalLM", LlamaForCausalLM, _model_cases, submodules=MODEL_PARTS)
 _both(
     "llama.generate",
     "LlamaForCausalLM",
     LlamaForCausalLM,
     _generate_cases,
     compare=_compare_generate,
+    submodules=MODEL_PARTS,
 )
