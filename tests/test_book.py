@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from test_bert_gpt_widget import check_attention_mask
 from test_tokenization_viewer import check_tokenizer_viewer
 
 # BOOK_HTML tests another copy of the site (e.g. the Pages artifact, or a deliberately broken one).
@@ -503,6 +504,7 @@ REFERENCE_CHECKS = {
     "rope-explorer": check_rope_explorer,
     "kv-cache": check_kv_cache,
     "tokenizer-viewer": check_tokenizer_viewer,  # tests/test_tokenization_viewer.py
+    "attention-mask": check_attention_mask,  # tests/test_bert_gpt_widget.py
 }
 
 

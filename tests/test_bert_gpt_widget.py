@@ -1,0 +1,141 @@
+"""The chapter's attention-mask explorer (course.bert_gpt.mask_explorer) in headless Chromium: for
+every setting of its controls, the grid it shows equals course.bert_gpt.visible_keys.
+``check_attention_mask`` is the widget's reference check (for tests/test_book.py::REFERENCE_CHECKS
+on the built page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from course import bert_gpt as ref
+
+
+def _expected(kind: str, length: int, pad: int, side: str) -> str:
+    pad = min(pad, length)
+    mask = torch.ones(1, length, dtype=torch.long)
+    if pad:
+        if side == "right":
+            mask[0, length - pad :] = 0
+        else:
+            mask[0, :pad] = 0
+    allowed = ref.visible_keys(length, length, mask, kind == "causal")[0, 0]
+    return "/".join("".join("1" if ok else "0" for ok in row) for row in allowed.tolist())
+
+
+def _set(drv, root, control: str, value) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    el = root.find_element("css selector", f'[data-testid="attention-mask-{control}"]')
+    before = root.get_attribute("data-updates")
+    if el.get_attribute("data-kind") == "slider":
+        if el.get_attribute("value") == str(value):
+            return
+        drv.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
+            el,
+            str(value),
+        )
+    else:
+        option = json.dumps(value, separators=(",", ":"))
+        button = el.find_element("css selector", f"button[data-option='{option}']")
+        if button.get_attribute("aria-pressed") == "true":
+            return
+        button.click()
+    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
+
+
+def _value(root, testid: str) -> str:
+    return root.find_element("css selector", f'[data-testid="{testid}"]').get_attribute(
+        "data-value"
+    )
+
+
+def check_attention_mask(drv) -> None:
+    root = drv.find_element("css selector", '[data-widget="attention-mask"]')
+    for kind in ("causal", "bidirectional"):
+        _set(drv, root, "kind", kind)
+        for side in ("left", "right"):
+            _set(drv, root, "side", side)
+            for length, pad in ((6, 2), (1, 0), (1, 1), (4, 0), (7, 3), (10, 10), (3, 9)):
+                _set(drv, root, "length", length)
+                _set(drv, root, "pad", pad)
+                want = _expected(kind, length, pad, side)
+                case = (kind, side, length, pad)
+                assert _value(root, "attention-mask-bits") == want, case
+                rows = want.split("/")
+                assert int(_value(root, "attention-mask-visible")) == want.count("1"), case
+                empty = sum("1" not in r for r in rows)
+                assert int(_value(root, "attention-mask-empty")) == empty, case
+
+
+def test_expected_grid_matches_the_reference_rule():
+    assert _expected("causal", 4, 1, "left") == "0000/0100/0110/0111"
+    assert _expected("bidirectional", 3, 1, "right") == "110/110/110"
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = shutil.which("chromium") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_explorer_shows_the_reference_masks(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = tmp_path / "explorer.html"
+    page.write_text(
+        f"<!doctype html><meta charset=utf-8><body>{ref.mask_explorer().to_html()}</body>"
+    )
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_attention_mask(driver)
+
+
+def test_explorer_javascript_in_node_matches_the_reference():
+    """Without a browser: the widget's update function run by node for every setting."""
+    import subprocess
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        pytest.skip("node is not installed")
+    settings = [
+        {"kind": k, "side": s, "length": n, "pad": p}
+        for k in ("causal", "bidirectional")
+        for s in ("left", "right")
+        for n in range(1, 11)
+        for p in range(0, 11)
+    ]
+    script = (
+        "var W = {num: function (id, v) { return '<' + id + '=' + v + '>'; }};\n"
+        f"var update = function (v, data, out, W) {{ {ref.MASK_JS} }};\n"
+        f"var settings = {json.dumps(settings)};\n"
+        "console.log(JSON.stringify(settings.map(function (v) {\n"
+        "  var html = update(v, {}, null, W);\n"
+        "  return html.match(/<attention-mask-bits=([01/]*)>/)[1]; })));\n"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    for v, bits in zip(settings, shown, strict=True):
+        assert bits == _expected(v["kind"], v["length"], v["pad"], v["side"]), v
