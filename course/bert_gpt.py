@@ -303,6 +303,8 @@ class GPT2(nn.Module):
         self.ln_f = nn.LayerNorm(hidden_size, eps=eps)
         self.lm_head = nn.Linear(hidden_size, vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight
+        nn.init.normal_(self.wte.weight, std=0.02)  # GPT-2's initialisation: near-uniform logits
+        nn.init.normal_(self.wpe.weight, std=0.02)
 
     def forward(self, input_ids):
         t = input_ids.shape[1]
@@ -545,7 +547,9 @@ def load_minilm() -> tuple[BertModel, object]:
         cfg["layer_norm_eps"],
     )
     model.load_state_dict(bert_state_from_hf(load_file(str(d / "model.safetensors"))))
-    return model.eval(), Tokenizer.from_file(str(d / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(d / "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads every input to 128 tokens; pad per batch instead
+    return model.eval(), tokenizer
 
 
 def encode_sentences(model: nn.Module, tokenizer, sentences: list[str], max_length: int = 128):
