@@ -120,7 +120,7 @@ CASES = [
         5,
         "SystemExit",
     ),
-    ("os_exit", {**SOL, "softmax": "import os\nos._exit(0)\n"}, None, 3, "exited or crashed"),
+    ("os_exit", {**SOL, "softmax": "import os\nos._exit(0)\n"}, None, 3, "exited with code 0"),
     (
         "loop_in_call",
         {**SOL, "softmax": "def softmax(x, dim=-1):\n    while True:\n        pass\n"},
@@ -157,7 +157,7 @@ CASES = [
         },
         None,
         3,
-        "crashed",
+        "segmentation fault (SIGSEGV)",
     ),
     ("huge_output", {**SOL, "softmax": "print('x' * 50_000_000)\n" + SOL["softmax"]}, None, 6, ""),
     (

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -44,12 +45,48 @@ def kill_uid(uid: int) -> None:
                 pass
 
 
+def death_reason(status: int | None, limits: Limits | None = None) -> str:
+    """One sentence for the student from a wait status (None: unknown)."""
+    who = "the process running your code"
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        cpu = f" ({limits.cpu_s} s)" if limits else ""
+        memory = f" ({limits.memory_mb} MB)" if limits else ""
+        why = {
+            "SIGXCPU": f"used up its CPU-time limit{cpu} (SIGXCPU): look for a loop that never ends "
+            "or work that grows too fast",
+            "SIGSEGV": "crashed with a segmentation fault (SIGSEGV): memory was read or written "
+            "where it must not be (ctypes, a C extension, or a tensor's raw pointer)",
+            "SIGBUS": "crashed with a bus error (SIGBUS): bad memory access",
+            "SIGABRT": "aborted (SIGABRT), e.g. a failed check inside a C library",
+            "SIGFPE": "crashed with an arithmetic error (SIGFPE)",
+            "SIGKILL": f"was killed (SIGKILL), usually for going over the memory limit{memory} "
+            "or by the system's out-of-memory killer",
+        }.get(name, f"was killed by {name}")
+        return f"{who} {why}"
+    if status is not None and os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        return (
+            f"{who} exited with code {code} before answering (sys.exit, os._exit or exit() in "
+            "your code?)"
+        )
+    return (
+        f"{who} stopped answering (it closed its channel, or it crashed and the cause could not "
+        "be read)"
+    )
+
+
 class Zygote:
     """One pre-warmed fork server (torch imported once). Restarted if it dies."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.ctrl: socket.socket | None = None
+        self._lock = threading.Lock()  # one request at a time on the control socket
         self._start()
 
     def _start(self) -> None:
@@ -71,7 +108,34 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def _read_line(self) -> dict[str, Any]:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = self.ctrl.recv(4096)
+            if not chunk:
+                raise OSError("zygote closed")
+            line += chunk
+        return json.loads(line)
+
+    def status(self, pid: int) -> int | None:
+        """How child ``pid`` ended (a wait status), asked of the zygote that reaped it; None if it
+        is still running or the zygote cannot tell."""
+        with self._lock:
+            if not self.alive():
+                return None
+            try:
+                self.ctrl.settimeout(10)
+                self.ctrl.sendall(json.dumps({"op": "status", "pid": pid}).encode())
+                status = self._read_line().get("status")
+            except (OSError, ValueError):
+                return None
+        return int(status) if isinstance(status, int) else None
+
     def spawn(self, limits: Limits, timeout: float) -> Session:
+        with self._lock:
+            return self._spawn(limits, timeout)
+
+    def _spawn(self, limits: Limits, timeout: float) -> Session:
         for attempt in range(2):
             if not self.alive():
                 self._start()
@@ -81,13 +145,7 @@ class Zygote:
             try:
                 self.ctrl.settimeout(120)
                 socket.send_fds(self.ctrl, [json.dumps(req).encode()], [theirs.fileno()])
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = self.ctrl.recv(4096)
-                    if not chunk:
-                        raise OSError("zygote closed")
-                    line += chunk
-                info = json.loads(line)
+                info = self._read_line()
             except (OSError, ValueError):
                 theirs.close()
                 ours.close()
@@ -96,7 +154,7 @@ class Zygote:
                     raise
                 continue
             theirs.close()
-            session = Session(ours, info["pid"], info["workdir"], uid, timeout)
+            session = Session(ours, info["pid"], info["workdir"], uid, timeout, self.status, limits)
             session.hello()
             return session
         raise RuntimeError("unreachable")
@@ -119,9 +177,17 @@ class Session:
     max_reply = MAX_REPLY
 
     def __init__(
-        self, sock: socket.socket, pid: int, workdir: str, uid: int | None, timeout: float
+        self,
+        sock: socket.socket,
+        pid: int,
+        workdir: str,
+        uid: int | None,
+        timeout: float,
+        status_of: Callable[[int], int | None] | None = None,
+        limits: Limits | None = None,
     ):
         self.sock, self.pid, self.workdir, self.uid, self.timeout = sock, pid, workdir, uid, timeout
+        self.status_of, self.limits = status_of, limits
         self.dead = False
         self.sandbox_missing: list[str] = []
 
@@ -149,22 +215,9 @@ class Session:
             ) from None
 
     def _death_reason(self) -> str:
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = 0, 0
-        if pid and os.WIFSIGNALED(status):
-            sig = signal.Signals(os.WTERMSIG(status)).name
-            why = {
-                "SIGXCPU": "ran out of CPU time",
-                "SIGSEGV": "crashed (segmentation fault)",
-                "SIGKILL": "was killed (memory or process limit?)",
-            }.get(sig, f"died with {sig}")
-            return f"the process running your code {why}"
-        return (
-            "the process running your code exited or crashed (sys.exit, os._exit, a crash, or "
-            "running out of memory)"
-        )
+        """Why the child's channel closed, from its wait status (reaped by the zygote)."""
+        status = self.status_of(self.pid) if self.status_of else None
+        return death_reason(status, self.limits)
 
     def hello(self) -> None:
         self.sock.settimeout(60)

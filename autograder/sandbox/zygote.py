@@ -13,15 +13,44 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 
 import torch  # noqa: F401  (the point: import once, fork many)
 
 from autograder.sandbox import child, limits
 
+#: wait statuses of reaped children (pid -> status), for the parent's death reasons
+_statuses: dict[int, int] = {}
+
+
+def _reap(*_: object) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _statuses[pid] = status
+        while len(_statuses) > 4096:
+            _statuses.pop(next(iter(_statuses)))
+
+
+def _status_of(pid: int, wait_s: float = 2.0) -> int | None:
+    """The wait status of child ``pid``; waits up to ``wait_s`` for it to end; None if alive."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        _reap()
+        if pid in _statuses:
+            return _statuses.pop(pid)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+
 
 def main() -> None:
     ctrl = socket.socket(fileno=int(sys.argv[1]))
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    signal.signal(signal.SIGCHLD, _reap)  # reap children as they end, keeping their status
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctrl, 65536, 1)
@@ -30,12 +59,19 @@ def main() -> None:
         if not msg:
             return
         req = json.loads(msg)
+        if req.get("op") == "status":  # how did a child end? (signal, exit code)
+            for fd in fds:
+                os.close(fd)
+            status = _status_of(int(req["pid"]))
+            ctrl.sendall(json.dumps({"status": status}).encode() + b"\n")
+            continue
         workdir = tempfile.mkdtemp(prefix="ag-student-", dir=req.get("tmp") or None)
         uid = req.get("uid")
         if uid is not None and os.geteuid() == 0:
             os.chown(workdir, uid, uid)
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             ctrl.close()
             sock = socket.socket(fileno=fds[0])
             try:
