@@ -2,10 +2,16 @@
 
 Architecture (trusted side left, untrusted right)::
 
-    cli ── grade ── pool ── runner ──(safetensors/JSON over a socket)── sandbox.child
-             │                │                                          (student code,
-             │                └─ checks (specs + reference + compare)     rlimits, no net,
-             └─ gradebook (nbgrader DB), feedback (HTML), results (resumable)   hidden repo)
+    cli ── service.grade_class ── pool ── grading ──(JSON + safetensors over a socket)── sandbox.child
+     │         │                            │   │                                     (student code:
+     │         │                            │   └─ sandbox.client (zygote, Session)     rlimits, own uid,
+     │         │                            └─ checks.spec (cases, reference, compare,    hidden paths)
+     │         │                                checks.inject: reference sub-blocks  ◄── callbacks
+     │         └─ results (typed) -> results/<id>.json (resume), feedback (HTML),
+     │            gradebook (nbgrader DB), grades.csv
+     ├─ release / sources (jupytext source -> solutions/*.ipynb -> exercises/)
+     ├─ validate (solution full marks, stub zero, seed sweep)
+     └─ scaffold (new-chapter)
 """
 
 __version__ = "0.1.0"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import os
+import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,8 +18,9 @@ from typing import Any
 
 from autograder import __version__
 from autograder.checks.spec import StudentError, get_check, run_check, seed_for
-from autograder.errors import CourseError
-from autograder.notebooks import SourceNotebook, answer_cells
+from autograder.errors import CourseError, GraderEnvironmentError
+from autograder.notebooks import Part, SourceNotebook, answer_cells
+from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Session, Zygote
 from autograder.sandbox.limits import Limits
 from autograder.submissions import Submission
@@ -70,7 +74,10 @@ class NotebookRun:
                     self.bad.add(name)
                     self.cell_errors[name] = str(exc)
                     break  # the child is gone: start again without this cell
+                if err and name.startswith("setup-"):  # the course's own code: never the student's
+                    raise GraderEnvironmentError(f"the notebook's setup cell failed: {err}")
                 if err:
+                    _raise_if_grader_side(err)
                     self.cell_errors.setdefault(name, err)
         return self.session
 
@@ -85,77 +92,122 @@ def grade_notebook(
     data: bytes | None,
     student_id: str,
     settings: GradeSettings,
-) -> dict[str, Any]:
-    parts = []
-    notes: list[str] = []
+) -> NotebookResult:
+    result = NotebookResult(source.name, source.max_score)
     if data is None:
         answers: dict[str, str] | None = None
     else:
         try:
-            answers, notes = answer_cells(data, source)
+            answers, result.notes = answer_cells(data, source)
         except CourseError as exc:
-            answers, notes = None, [str(exc)]
+            answers, result.notes = None, [str(exc)]
     run = NotebookRun(zygote, source, answers or {}, settings) if answers else None
     budget = student_budget_s(source)
     deadline = time.monotonic() + budget
     try:
         for part in source.parts:
-            checks = []
+            graded = PartResult(part.grade_id, part.points)
+            result.parts.append(graded)
             broken = None  # a time-out or crash ends the part: the other checks would repeat it
             for name in graded_checks(part.checks):
-                if run is None:
-                    checks.append({"name": name, "passed": False, "message": "no answer to grade"})
-                    continue
-                if broken:
-                    checks.append({"name": name, "passed": False, "message": f"not run: {broken}"})
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    checks.append(
-                        {
-                            "name": name,
-                            "passed": False,
-                            "message": f"not run: the notebook's time budget ({budget:g} s for "
-                            "all parts together) is spent; look for loops that do not end",
-                        }
-                    )
-                    continue
-                spec = get_check(name)
-                try:
-                    run.cell_timeout = min(run.base_cell_timeout, remaining)
-                    session = run.ensure()
-                    session.timeout = min(part.timeout_s, remaining)
-                    salt = (
-                        student_id
-                        if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET")
-                        else ""
-                    )
-                    result = run_check(spec, session, seed_for(name, salt))
-                    checks.append(
-                        {"name": name, "passed": result.passed, "message": result.message}
-                    )
-                except StudentError as exc:
-                    checks.append({"name": name, "passed": False, "message": str(exc)})
-                if run.session is not None and run.session.dead:
-                    broken = checks[-1]["message"]
-            passed = sum(c["passed"] for c in checks)
-            score = round(part.points * passed / len(checks), 4) if checks else 0.0
-            parts.append(
-                {"grade_id": part.grade_id, "points": part.points, "score": score, "checks": checks}
-            )
+                graded.checks.append(
+                    _grade_check(run, name, part, broken, deadline, budget, student_id, settings)
+                )
+                if run is not None and run.session is not None and run.session.dead:
+                    broken = graded.checks[-1].message
     finally:
         if run is not None:
             run.close()
     if run is not None:
-        notes += [f"answer cell {k!r}: {v}" for k, v in run.cell_errors.items()]
-    return {
-        "notebook": source.name,
-        "parts": parts,
-        "notes": notes,
-        "score": round(sum(p["score"] for p in parts), 4),
-        "max_score": source.max_score,
-        "sandbox_missing": run.sandbox_missing if run else [],
-    }
+        result.notes += [f"answer cell {k!r}: {v}" for k, v in run.cell_errors.items()]
+        result.sandbox_missing = run.sandbox_missing
+    return result
+
+
+def _grade_check(
+    run: NotebookRun | None,
+    name: str,
+    part: Part,
+    broken: str | None,
+    deadline: float,
+    budget: float,
+    student_id: str,
+    settings: GradeSettings,
+) -> CheckOutcome:
+    """One check of one part, or the reason it was not run."""
+    if run is None:
+        return CheckOutcome(name, False, "no answer to grade")
+    if broken:
+        return CheckOutcome(name, False, f"not run: {broken}")
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return CheckOutcome(
+            name,
+            False,
+            f"not run: the notebook's time budget ({budget:g} s for all parts together) is "
+            "spent; look for loops that do not end",
+        )
+    spec = get_check(name)
+    try:
+        run.cell_timeout = min(run.base_cell_timeout, remaining)
+        session = run.ensure()
+        session.timeout = min(part.timeout_s, remaining)
+        salt = (
+            student_id if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET") else ""
+        )
+        result = run_check(spec, session, seed_for(name, salt))
+        if not result.passed:
+            _raise_if_grader_side(result.message)
+        return CheckOutcome(name, result.passed, result.message)
+    except StudentError as exc:
+        _raise_if_grader_side(str(exc))
+        return CheckOutcome(name, False, str(exc))
+
+
+#: packages the sandbox hides on purpose: importing them is the student's problem
+_HIDDEN_PACKAGES = {"course", "autograder", "solutions", "tests", "exercises"}
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _raise_if_grader_side(message: str) -> None:
+    """An import that fails in the sandbox but works here is the grader's environment failing
+    (permissions, a missing mount), never a student's mistake: stop grading this student."""
+    m = _NO_MODULE.search(message)
+    if not m or m.group(1).split(".")[0] in _HIDDEN_PACKAGES:
+        return
+    try:
+        found = importlib.util.find_spec(m.group(1)) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        raise GraderEnvironmentError(
+            f"module {m.group(1)!r} exists in the grader's environment but the sandbox could not "
+            "import it"
+        )
+
+
+PROBE = """
+import numpy, torch
+import torch.fx.experimental.symbolic_shapes  # imported lazily by torch: must be readable too
+assert float(torch.ones(2) @ torch.ones(2)) == 2.0
+"""
+
+
+def probe_sandbox(zygote: Zygote) -> None:
+    """Before grading anyone: can the sandbox import what grading needs? One sentence if not."""
+    session = zygote.spawn(Limits(), 120)
+    try:
+        err = session.exec_cell("probe", PROBE, 120)
+    except StudentError as exc:
+        err = str(exc)
+    finally:
+        session.kill()
+    if err:
+        raise CourseError(
+            f"the sandbox cannot run what grading needs ({err.splitlines()[0][:300]}); its "
+            f"unprivileged user must be able to read the Python environment at {sys.prefix} "
+            "(check the permissions of that path and its parent directories), then rerun."
+        )
 
 
 def student_budget_s(source: SourceNotebook) -> float:
@@ -191,21 +243,18 @@ def grade_submission(
     sources: list[SourceNotebook],
     sub: Submission,
     settings: GradeSettings,
-) -> dict[str, Any]:
+) -> StudentResult:
     notebooks = [
         grade_notebook(zygote, s, sub.notebooks.get(s.name), sub.student_id, settings)
         for s in sources
     ]
-    notes = list(sub.notes) + [n for nb in notebooks for n in nb["notes"]]
-    return {
-        "student_id": sub.student_id,
-        "assignment": assignment,
-        "key": submission_key(assignment, sources, sub),
-        "score": round(sum(nb["score"] for nb in notebooks), 4),
-        "max_score": sum(nb["max_score"] for nb in notebooks),
-        "notebooks": notebooks,
-        "notes": notes,
-    }
+    return StudentResult(
+        student_id=sub.student_id,
+        assignment=assignment,
+        key=submission_key(assignment, sources, sub),
+        notebooks=notebooks,
+        notes=list(sub.notes) + [n for nb in notebooks for n in nb.notes],
+    )
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ from autograder.grading import (
     GradeSettings,
     grade_submission,
     load_result,
+    probe_sandbox,
     submission_key,
     write_atomic,
     write_csv,
@@ -22,6 +23,7 @@ from autograder.grading import (
 from autograder.layout import Course
 from autograder.notebooks import SourceNotebook, load_source
 from autograder.pool import LocalPool, Pool
+from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Zygote
 from autograder.submissions import Submission, discover
 
@@ -47,6 +49,13 @@ def grade_class(
     db_url = db_url or gradebook.default_url(out)
     gradebook.ensure_assignment(course, assignment, db_url)
     on_total(len(subs))
+    probe = Zygote()
+    try:
+        probe_sandbox(
+            probe
+        )  # before anyone is graded: a broken sandbox stops here, in one sentence
+    finally:
+        probe.close()
     hidden = course.hidden_paths() + [str(submissions_dir.resolve()), str(out.resolve())]
     settings = GradeSettings(hidden=hidden)
     torch.set_num_threads(1)
@@ -63,9 +72,10 @@ def grade_class(
 
     def work(sub: Submission, zygote: Zygote) -> dict[str, Any]:
         try:
-            result = grade_submission(zygote, assignment, sources, sub, settings)
+            graded = grade_submission(zygote, assignment, sources, sub, settings)
         except Exception as exc:  # a grader-side failure must not end the class's run
-            result = failed_result(assignment, sources, sub, exc)
+            graded = failed_result(assignment, sources, sub, exc)
+        result = graded.to_json()
         feedback.write(out, result)
         write_atomic(out / "results" / f"{sub.file_id}.json", json.dumps(result, indent=1))
         return result
@@ -85,39 +95,24 @@ def grade_class(
 
 def failed_result(
     assignment: str, sources: list[SourceNotebook], sub: Submission, exc: Exception
-) -> dict[str, Any]:
+) -> StudentResult:
     """Zero for every part, a note saying why, and no key: a rerun grades this student again."""
     reason = (
         f"not graded: the grader failed ({type(exc).__name__}: {str(exc)[:300]}); rerun the command"
     )
     notebooks = [
-        {
-            "notebook": s.name,
-            "score": 0.0,
-            "max_score": s.max_score,
-            "notes": [reason],
-            "sandbox_missing": [],
-            "parts": [
-                {
-                    "grade_id": p.grade_id,
-                    "points": p.points,
-                    "score": 0.0,
-                    "checks": [{"name": c, "passed": False, "message": reason} for c in p.checks],
-                }
+        NotebookResult(
+            s.name,
+            s.max_score,
+            parts=[
+                PartResult(p.grade_id, p.points, [CheckOutcome(c, False, reason) for c in p.checks])
                 for p in s.parts
             ],
-        }
+            notes=[reason],
+        )
         for s in sources
     ]
-    return {
-        "student_id": sub.student_id,
-        "assignment": assignment,
-        "key": None,
-        "score": 0.0,
-        "max_score": sum(s.max_score for s in sources),
-        "notebooks": notebooks,
-        "notes": [*sub.notes, reason],
-    }
+    return StudentResult(sub.student_id, assignment, None, notebooks, [*sub.notes, reason])
 
 
 def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]:
@@ -126,6 +121,7 @@ def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]
     zygote = Zygote()
     settings = GradeSettings(hidden=course.hidden_paths(), salt_with_student=False)
     try:
+        probe_sandbox(zygote)
         for source in load_sources(course, assignment):
             released = course.exercises / assignment / source.name
             if not released.is_file():
@@ -140,14 +136,14 @@ def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]
             ):
                 sub = Submission("validate", {source.name: path.read_bytes()})
                 result = grade_submission(zygote, assignment, [source], sub, settings)
-                scores[label] = result["score"]
-                for nb in result["notebooks"]:
-                    for part in nb["parts"]:
-                        for c in part["checks"]:
-                            if (label == "solution") != c["passed"]:
+                scores[label] = result.score
+                for nb in result.notebooks:
+                    for part in nb.parts:
+                        for c in part.checks:
+                            if (label == "solution") != c.passed:
                                 problems.append(
-                                    f"{label}: {c['name']} "
-                                    f"{'passed' if c['passed'] else 'failed'}: {c['message']}"
+                                    f"{label}: {c.name} "
+                                    f"{'passed' if c.passed else 'failed'}: {c.message}"
                                 )
             rows.append(
                 {

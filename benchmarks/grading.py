@@ -1,7 +1,9 @@
-"""Grading throughput: the hardened grader vs plain `nbgrader autograde`, same 40 submissions.
+"""Grading throughput: the hardened grader vs plain `nbgrader autograde`, on the same class.
 
-Run: .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2]
-Writes book/_static/benchmarks/grading.json (students/minute for both, and the ratio).
+Run: .venv/bin/python benchmarks/grading.py [--assignment 00-prologue|03-llama] [--students N]
+[--workers 2]. Writes book/_static/benchmarks/grading.json (prologue, 40 students by default) or
+grading_llama.json (the LLaMA assignment, 12 students by default): students/minute for both, and
+the ratio. Both graders get the same per-call time limit (the notebook's ``timeout_s``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import PROLOGUE, solution_cells, write_submission  # noqa: E402
+
+LLAMA = "03-llama"
+
+
+def make_llama_class(root: Path, n: int) -> None:
+    """Correct, partly correct, wrong in one block, hostile, exiting and hanging submissions."""
+    sol = solution_cells(LLAMA, "llama.ipynb")
+    leaky = sol["attention"].replace(".tril(s - t)", ".tril(s - t + 1)")
+    eps_outside = sol["rmsnorm"].replace(
+        "torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)",
+        "1 / (x32.pow(2).mean(dim=-1, keepdim=True).sqrt() + self.eps)",
+    )
+    kinds = [
+        sol,
+        {**sol, "attention": leaky},
+        {**sol, "rmsnorm": eps_outside},
+        {k: sol[k] for k in ("rmsnorm", "rope", "swiglu")},  # partly done
+        {
+            **sol,
+            "rmsnorm": "import torch\ntorch.allclose = lambda *a, **k: True\n" + sol["rmsnorm"],
+        },
+        {**sol, "sampling": "import os\nos._exit(0)\n"},
+    ]
+    hang = sol["attention"].replace("b, t, _ = x.shape", "while True:\n            pass", 1)
+    assert hang != sol["attention"]
+    for i in range(n):
+        replace = {**sol, "attention": hang} if i == n - 1 else kinds[i % len(kinds)]
+        write_submission(root, f"student{i:03d}", replace, assignment=LLAMA, name="llama.ipynb")
 
 
 def make_class(root: Path, n: int) -> None:
@@ -44,7 +74,7 @@ def make_class(root: Path, n: int) -> None:
         write_submission(root, f"student{i:03d}", replace)
 
 
-def run_hardened(subs: Path, workers: int) -> float:
+def run_hardened(subs: Path, workers: int, assignment: str) -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-hardened-"))
     start = time.perf_counter()
     subprocess.run(
@@ -54,7 +84,7 @@ def run_hardened(subs: Path, workers: int) -> float:
             "autograder",
             "grade",
             "--assignment",
-            PROLOGUE,
+            assignment,
             "--submissions",
             str(subs),
             "--out",
@@ -72,19 +102,24 @@ def run_hardened(subs: Path, workers: int) -> float:
     return elapsed
 
 
-def run_nbgrader(subs: Path) -> float:
+def run_nbgrader(subs: Path, assignment: str, notebook: str, timeout: int) -> float:
     course = Path(tempfile.mkdtemp(prefix="bench-nbgrader-"))
-    (course / "source" / PROLOGUE).mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / PROLOGUE / "prologue.ipynb", course / "source" / PROLOGUE)
+    (course / "source" / assignment).mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / assignment / notebook, course / "source" / assignment)
     shutil.copytree(subs, course / "submitted")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'bench'\n"
-        "c.ExecutePreprocessor.timeout = 20\n"
+        f"c.ExecutePreprocessor.timeout = {timeout}\n"
     )
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),  # the notebooks import the course's checks
+        "TRITON_INTERPRET": os.environ.get("TRITON_INTERPRET", "1"),
+    }
     nbg = [sys.executable, "-m", "nbgrader"]
     subprocess.run(
-        [*nbg, "generate_assignment", PROLOGUE, "--force"],
+        [*nbg, "generate_assignment", assignment, "--force"],
         cwd=course,
         env=env,
         check=True,
@@ -92,7 +127,7 @@ def run_nbgrader(subs: Path) -> float:
     )
     start = time.perf_counter()
     subprocess.run(
-        [*nbg, "autograde", PROLOGUE, "--force"], cwd=course, env=env, capture_output=True
+        [*nbg, "autograde", assignment, "--force"], cwd=course, env=env, capture_output=True
     )
     elapsed = time.perf_counter() - start
     shutil.rmtree(course, ignore_errors=True)
@@ -101,14 +136,20 @@ def run_nbgrader(subs: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--students", type=int, default=40)
+    ap.add_argument("--assignment", default=PROLOGUE, choices=[PROLOGUE, LLAMA])
+    ap.add_argument("--students", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    llama = args.assignment == LLAMA
+    students = args.students or (12 if llama else 40)
     subs = Path(tempfile.mkdtemp(prefix="bench-class-"))
-    make_class(subs, args.students)
-    hardened = run_hardened(subs, args.workers)
-    plain = run_nbgrader(subs)
+    (make_llama_class if llama else make_class)(subs, students)
+    hardened = run_hardened(subs, args.workers, args.assignment)
+    notebook, timeout = ("llama.ipynb", 60) if llama else ("prologue.ipynb", 20)
+    plain = run_nbgrader(subs, args.assignment, notebook, timeout)
+    args.students = students
     result = {
+        "assignment": args.assignment,
         "students": args.students,
         "workers": args.workers,
         "cpu_count": os.cpu_count(),
@@ -120,7 +161,8 @@ def main() -> None:
         "speedup_vs_nbgrader": round(plain / hardened, 2),
     }
     shutil.rmtree(subs, ignore_errors=True)
-    out = ROOT / "book" / "_static" / "benchmarks" / "grading.json"
+    name = "grading_llama.json" if llama else "grading.json"
+    out = ROOT / "book" / "_static" / "benchmarks" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

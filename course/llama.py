@@ -253,14 +253,10 @@ class LlamaForCausalLM(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        cache: KVCache | None = None,
-        attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """(B, T) token ids -> (B, T, V) logits."""
-        return self.lm_head(self.model(input_ids, cache, attention_mask))
+    def forward(self, input_ids: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        """(B, T) token ids -> (B, T, V) logits; ``cache`` and ``attention_mask`` as in
+        :meth:`LlamaModel.forward`."""
+        return self.lm_head(self.model(input_ids, *args, **kwargs))
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.num_hidden_layers)

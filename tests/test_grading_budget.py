@@ -53,8 +53,8 @@ def test_a_looping_student_costs_at_most_the_budget():
         elapsed = time.monotonic() - start
     finally:
         zygote.close()
-    assert result["score"] == 0
-    messages = [c["message"] for p in result["parts"] for c in p["checks"]]
+    assert result.score == 0
+    messages = [c.message for p in result.parts for c in p.checks]
     assert any("time budget (5 s for all parts together) is spent" in m for m in messages)
     # the budget, plus one call's timeout, plus sandbox start-ups: far below 3 parts x timeouts
     assert elapsed < 5 + 2 + 30, elapsed

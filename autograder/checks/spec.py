@@ -117,6 +117,44 @@ def register(check: Check) -> Check:
     return check
 
 
+def register_pair(
+    name: str,
+    target: str,
+    reference: Callable[..., Any],
+    cases: Callable[..., Iterable[Case]],
+    **kw: Any,
+) -> tuple[Check, Check]:
+    """Register the visible check ``name.visible`` and the hidden one ``name``, same contract.
+
+    ``cases(gen, device, visible=False)``: the visible check calls it with ``visible=True`` (a few
+    small cases, at least one edge case, shown to the student); the hidden one with the default.
+    """
+    visible = register(
+        Check(
+            name=f"{name}.visible",
+            target=target,
+            reference=reference,
+            cases=lambda g, d: cases(g, d, visible=True),
+            visible=True,
+            **kw,
+        )
+    )
+    hidden = register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+    return visible, hidden
+
+
+def rand_int(gen: torch.Generator, lo: int, hi: int) -> int:
+    """A random integer in [lo, hi] (both included), drawn from ``gen`` only."""
+    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+
+
+def randn(
+    gen: torch.Generator, *shape: int, scale: float = 1.0, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """``scale * N(0, 1)`` of ``shape`` drawn from ``gen`` only, then cast to ``dtype``."""
+    return (torch.randn(shape, generator=gen) * scale).to(dtype)
+
+
 def get_check(name: str) -> Check:
     """The check called ``name``; chapter modules (``autograder.checks.<chapter>``) load on demand."""
     if name not in REGISTRY:

@@ -3,11 +3,13 @@
 What it guarantees, in order of application:
 
 * its own session and process group (killed whole afterwards), and stdin/stdout/stderr on /dev/null;
-* as root, when the kernel allows it: new mount and network namespaces (no network at all; the
-  course's ``solutions/``, ``course/``, ``autograder/``, ``tests/``, the submissions, the output
-  folder and the gradebook hidden under empty read-only mounts; root's home hidden except the
-  Python installation), then a fresh unprivileged uid/gid per student, so it cannot signal the
-  grader or other students, or write outside its temporary working directory;
+* as root, when the kernel allows it: new mount and network namespaces (no network at all), and a
+  filesystem reduced to an allow-list (:func:`allow_only`): the system directories, the Python
+  installation and virtual environment, and the student's temporary working directory; everything
+  else (this checkout, any other copy of the course, home directories, credentials) is covered by
+  empty mounts, and the paths the grader names (``solutions/``, the submissions, the output...) are
+  hidden as well in case they sit inside a kept tree; then a fresh unprivileged uid/gid per
+  student, so it cannot signal the grader or other students, or write outside its directories;
 * rlimits: CPU seconds, address space (CPU-only machines: CUDA needs a huge address space),
   file size, open files, processes (per uid), no core dumps;
 * a scrubbed environment and a temporary working directory.
@@ -139,6 +141,80 @@ def _expose(libc, paths: list[str]) -> None:
             _mount(libc, stash, tree, None, MS_MOVE)
 
 
+#: top-level directories the student's process sees as they are (read-only for its uid by their
+#: permissions): the system's programs, libraries and configuration, and the kernel's views
+SYSTEM_DIRS = (
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/bin",
+    "/sbin",
+    "/etc",
+    "/proc",
+    "/sys",
+)
+
+
+def _cover(libc, top: str, trees: list[str], mode: str) -> None:
+    """Replace ``top`` by an empty tmpfs in which only ``trees`` (paths below it) reappear."""
+    staging = "/dev/shm" if os.path.isdir("/dev/shm") else "/dev"
+    stashes = []
+    for i, tree in enumerate(trees):
+        stash = os.path.join(staging, f".sandbox-keep-{os.getpid()}-{abs(hash(top))}-{i}")
+        os.makedirs(stash, exist_ok=True)
+        _mount(libc, tree, stash, None, MS_BIND | MS_REC)
+        stashes.append((stash, tree))
+    _mount(libc, "tmpfs", top, "tmpfs", 0, f"mode={mode},size=256m")
+    for stash, tree in stashes:
+        os.makedirs(tree, exist_ok=True)
+        _mount(libc, stash, tree, None, MS_MOVE)
+        try:
+            os.rmdir(stash)
+        except OSError:
+            pass
+
+
+def allow_only(libc, keep: list[str]) -> list[str]:
+    """Make the filesystem, for this mount namespace, the system directories plus ``keep``.
+
+    Every other top-level directory (``/home``, ``/root``, ``/work``, ``/srv``, ``/opt``, ``/var``,
+    ``/run``, ``/mnt``, ``/tmp``...) is covered by an empty tmpfs in which only the kept trees
+    below it reappear, so no other copy of the course, no home directory and no credentials are
+    visible, wherever they are. ``/tmp`` becomes a fresh, private, world-writable tmpfs. ``/dev``
+    stays (devices; its shared memory is replaced by a private tmpfs). Returns what it could not
+    cover, for the report.
+    """
+    links = {p: os.path.realpath(p) for p in keep if os.path.islink(p)}  # e.g. a symlinked venv
+    keep = sorted({os.path.realpath(p) for p in keep})
+    failed = []
+    for entry in sorted(os.listdir("/")):
+        top = "/" + entry
+        if top in SYSTEM_DIRS or top == "/dev" or os.path.islink(top) or not os.path.isdir(top):
+            continue
+        trees = [p for p in keep if p.startswith(top + "/")]
+        if top in keep:
+            continue
+        try:
+            _cover(libc, top, trees, "1777" if top == "/tmp" else "0755")
+        except OSError as exc:
+            failed.append(f"allow-list: {top} stays visible ({exc})")
+    for link, target in links.items():
+        if not os.path.lexists(link):
+            try:
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(target, link)
+            except OSError as exc:
+                failed.append(f"allow-list: cannot recreate {link} ({exc})")
+    if os.path.isdir("/dev/shm"):
+        try:
+            _mount(libc, "tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777,size=64m")
+        except OSError:
+            pass
+    return failed
+
+
 def enter(limits: Limits, workdir: str) -> list[str]:
     """Confine the current (child) process. Returns what could not be applied, for the report."""
     missing: list[str] = []
@@ -161,6 +237,7 @@ def enter(limits: Limits, workdir: str) -> list[str]:
                 elif os.path.exists(path):
                     _mount(libc, os.devnull, path, None, MS_BIND)
             if limits.uid is not None:
+                missing += allow_only(libc, [sys.prefix, sys.base_prefix, *needed_paths(), workdir])
                 _expose(libc, needed_paths())
             ns_ok = True
         except OSError as exc:

@@ -12,17 +12,8 @@ import torch
 
 from autograder.checks.compare import DEFAULT_TOL
 from autograder.checks.inject import Submodule
-from autograder.checks.spec import Check, register
+from autograder.checks.spec import rand_int, randn, register_pair
 from course import llama as ref
-
-
-def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
-
-
-def _randn(gen, *shape, scale=1.0, dtype=torch.float32):
-    return (torch.randn(shape, generator=gen) * scale).to(dtype)
-
 
 HEADS = [(4, 4), (6, 2), (3, 1), (9, 3), (5, 5), (8, 1)]
 
@@ -186,15 +177,5 @@ MODEL_PARTS = {
 }
 
 
-def _both(name, target, reference, cases, **kw):
-    register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+_both = register_pair  # the visible/hidden pair (spec.register_pair)
+_ri, _randn = rand_int, randn

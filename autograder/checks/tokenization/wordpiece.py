@@ -13,78 +13,39 @@ from autograder.checks.tokenization._common import (
 from course.tokenization import wordpiece
 
 
-def _wp_shortest(word, vocab):
+def _wordpiece_variant(
+    word, vocab, *, shortest=False, prefix=True, partial_unk=False, limit=True
+) -> list[str]:
+    """Greedy WordPiece with one rule changed (each flag is a known mistake)."""
     vocab = set(vocab)
-    if len(word) > wordpiece.MAX_CHARS:
+    if limit and len(word) > wordpiece.MAX_CHARS:
         return [wordpiece.UNK]
     start, pieces = 0, []
     while start < len(word):
-        for end in range(start + 1, len(word) + 1):
-            sub = ("##" if start else "") + word[start:end]
-            if sub in vocab:
-                break
-        else:
-            return [wordpiece.UNK]
-        pieces.append(sub)
-        start = end
-    return pieces
-
-
-def _wp_no_prefix(word, vocab):
-    vocab = set(vocab)
-    if len(word) > wordpiece.MAX_CHARS:
-        return [wordpiece.UNK]
-    start, pieces = 0, []
-    while start < len(word):
-        for end in range(len(word), start, -1):
-            if word[start:end] in vocab:
-                break
-        else:
-            return [wordpiece.UNK]
-        pieces.append(word[start:end])
-        start = end
-    return pieces
-
-
-def _wp_partial_unk(word, vocab):
-    vocab = set(vocab)
-    if len(word) > wordpiece.MAX_CHARS:
-        return [wordpiece.UNK]
-    start, pieces = 0, []
-    while start < len(word):
-        for end in range(len(word), start, -1):
-            sub = ("##" if start else "") + word[start:end]
+        ends = range(start + 1, len(word) + 1) if shortest else range(len(word), start, -1)
+        for end in ends:
+            sub = ("##" if start and prefix else "") + word[start:end]
             if sub in vocab:
                 pieces.append(sub)
                 break
         else:
+            if not partial_unk:
+                return [wordpiece.UNK]
             pieces.append(wordpiece.UNK)
             end = start + 1
         start = end
     return pieces
 
 
-def _wp_no_limit(word, vocab):
-    vocab = set(vocab)
-    out = []
-    start = 0
-    while start < len(word):
-        for end in range(len(word), start, -1):
-            sub = ("##" if start else "") + word[start:end]
-            if sub in vocab:
-                out.append(sub)
-                break
-        else:
-            return [wordpiece.UNK]
-        start = end
-    return out
+def _variant(**rule):
+    return lambda word, vocab: _wordpiece_variant(word, vocab, **rule)
 
 
 MISTAKES = {
-    "the shortest match at each step instead of the longest": _wp_shortest,
-    "continuations looked up without the ## prefix": _wp_no_prefix,
-    "only the unmatched part becomes [UNK] (the rule: the whole word)": _wp_partial_unk,
-    "words longer than 100 characters not mapped to [UNK]": _wp_no_limit,
+    "the shortest match at each step instead of the longest": _variant(shortest=True),
+    "continuations looked up without the ## prefix": _variant(prefix=False),
+    "only the unmatched part becomes [UNK] (the rule: the whole word)": _variant(partial_unk=True),
+    "words longer than 100 characters not mapped to [UNK]": _variant(limit=False),
 }
 
 
