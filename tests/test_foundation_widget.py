@@ -1,7 +1,9 @@
-"""The CLIP similarity-matrix viewer (course/foundation/viewer.py) in headless Chromium: for every
-scale and direction, the losses and probabilities shown equal PyTorch's cross-entropy on the
-embedded cosine matrix. ``check_clip_similarity`` is the widget's reference check (for
-tests/test_book.py::REFERENCE_CHECKS on the built page)."""
+"""The chapter's widgets (course/foundation/viewer.py): the CLIP similarity-matrix viewer (its
+losses and probabilities equal PyTorch's cross-entropy on the embedded cosine matrix) and the
+log-mel explorer (its numbers equal course.foundation.whisper.log_mel_general, torch.stft based, on
+the embedded samples). ``check_clip_similarity`` and ``check_log_mel`` are the reference checks for
+tests/test_book.py::REFERENCE_CHECKS on the built page; the widgets' JavaScript also runs under
+node here, and in headless Chromium when it is installed."""
 
 from __future__ import annotations
 
@@ -20,12 +22,12 @@ def _shown(drv, testid: str) -> float:
     return float(el.get_attribute("data-value"))
 
 
-def _set(drv, root, control: str, value) -> None:
+def _set(drv, root, control: str, value, widget: str = "clip-similarity") -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     before = root.get_attribute("data-updates")
-    el = root.find_element("css selector", f'[data-testid="clip-similarity-{control}"]')
-    if control == "scale":
+    el = root.find_element("css selector", f'[data-testid="{widget}-{control}"]')
+    if el.tag_name == "input":
         drv.execute_script(
             "arguments[0].value = arguments[1];"
             "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
@@ -66,6 +68,31 @@ def check_clip_similarity(drv) -> None:
             assert _shown(drv, "clip-similarity-p00") == pytest.approx(p, rel=1e-9), case
 
 
+def check_log_mel(drv) -> None:
+    from course.foundation.whisper import log_mel_general
+
+    root = drv.find_element("css selector", '[data-widget="log-mel"]')
+    audio = torch.tensor(
+        json.loads(
+            drv.execute_script(
+                "return arguments[0].querySelector('script[data-role=data]').textContent", root
+            )
+        )["audio"],
+        dtype=torch.float64,
+    )
+    for window, hop, mels in ((25, 10, 80), (50, 5, 40), (10, 20, 128), (35, 12, 64)):
+        for control, value in (("window", window), ("hop", hop), ("mels", mels)):
+            _set(drv, root, control, value, "log-mel")
+        n_fft, h = 2 * round(window * 16000 / 2000), round(hop * 16)
+        ref = log_mel_general(audio, n_fft, h, mels)
+        case = (window, hop, mels)
+        assert _shown(drv, "log-mel-frames") == ref.shape[1], case
+        assert _shown(drv, "log-mel-mean") == pytest.approx(ref.mean().item(), abs=1e-9), case
+        assert _shown(drv, "log-mel-max") == pytest.approx(ref.max().item(), abs=1e-9), case
+        mid = ref[mels // 2, ref.shape[1] // 2].item()
+        assert _shown(drv, "log-mel-mid") == pytest.approx(mid, abs=1e-9), case
+
+
 @pytest.fixture(scope="module")
 def driver():
     chromium = shutil.which("chromium") or shutil.which("google-chrome")
@@ -102,6 +129,22 @@ def test_viewer_losses_equal_torch_cross_entropy(driver, tmp_path):
     check_clip_similarity(driver)
 
 
+def test_log_mel_explorer_in_the_browser(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from course.foundation import whisper as wref
+    from course.foundation.viewer import log_mel_explorer
+
+    page = tmp_path / "log_mel.html"
+    widget = log_mel_explorer(wref.synthetic_voice(0.5))
+    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_log_mel(driver)
+
+
 def test_viewer_javascript_under_node_equals_torch():
     """The widget's update function run by node (no browser needed) against PyTorch."""
     import subprocess
@@ -133,3 +176,47 @@ def test_viewer_javascript_under_node_equals_torch():
         assert shown["clip-similarity-t2i"] == pytest.approx(t2i, rel=1e-12)
         assert shown["clip-similarity-loss"] == pytest.approx((i2t + t2i) / 2, rel=1e-12)
         assert shown["clip-similarity-p00"] == pytest.approx(p, rel=1e-12)
+
+
+def test_log_mel_explorer_javascript_under_node_equals_torch_stft():
+    import subprocess
+
+    from course.foundation import whisper as wref
+    from course.foundation.viewer import LOG_MEL_JS
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    audio = [round(float(a), 4) for a in wref.synthetic_voice(0.5)]
+    prog = (
+        "var R = {}, W = {fmt: function (x, d) { return x.toFixed(d); },"
+        " num: function (id, v) { R[id] = v; return ''; }};\n"
+        f"function update(v, data, out, W) {{ {LOG_MEL_JS} }}\n"
+        "var res = [];\n"
+        "[[25, 10, 80], [50, 5, 40], [10, 20, 128], [35, 12, 64]].forEach(function (c) {"
+        f" R = {{}}; update({{window: c[0], hop: c[1], mels: c[2]}}, {{audio: {json.dumps(audio)}}},"
+        " null, W); res.push([c, R]); });\n"
+        "console.log(JSON.stringify(res));"
+    )
+    out = subprocess.run(["node", "-e", prog], capture_output=True, text=True, check=True).stdout
+    x = torch.tensor(audio, dtype=torch.float64)
+    for (window, hop, mels), shown in json.loads(out):
+        ref = wref.log_mel_general(x, 2 * round(window * 16000 / 2000), round(hop * 16), mels)
+        assert shown["log-mel-frames"] == ref.shape[1] and shown["log-mel-mels"] == mels
+        assert shown["log-mel-mean"] == pytest.approx(ref.mean().item(), abs=1e-9)
+        assert shown["log-mel-max"] == pytest.approx(ref.max().item(), abs=1e-9)
+        mid = ref[mels // 2, ref.shape[1] // 2].item()
+        assert shown["log-mel-mid"] == pytest.approx(mid, abs=1e-9)
+
+
+def test_log_mel_general_matches_openai_whisper_at_whisper_settings():
+    import whisper
+
+    from course.foundation import whisper as wref
+
+    x = wref.synthetic_voice(1.0)
+    torch.testing.assert_close(
+        wref.log_mel_general(x, 400, 160, 80).float(),
+        whisper.log_mel_spectrogram(x),
+        rtol=0,
+        atol=1e-4,
+    )
