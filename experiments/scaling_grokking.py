@@ -3,9 +3,10 @@ training, the rest held out; train and validation accuracy vs optimisation steps
 weight decays.
 
 The model is small on purpose (two learned 64-dimensional embeddings, one hidden layer of 256 ReLU
-units, p logits), trained full batch with AdamW, so each run takes about a minute on one CPU thread.
+units, p logits), trained full batch with AdamW, so each run takes about two minutes on one idle
+CPU thread.
 
-Run: .venv/bin/python experiments/scaling_grokking.py   (about 5 minutes on one CPU thread)
+Run: .venv/bin/python experiments/scaling_grokking.py   (about 7 minutes on one idle CPU thread)
 Writes book/_static/scaling_grokking.json, which book/02-scaling-laws pages read. Seeds are fixed.
 """
 

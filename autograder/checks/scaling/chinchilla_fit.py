@@ -159,7 +159,7 @@ def _cases(gen, device):
             "alpha": rng.uniform(0.2, 0.5),
             "beta": rng.uniform(0.2, 0.5),
         }
-        n_points = rng.randint(20, 80)
+        n_points = rng.randint(20, 60)
         noise = rng.choice([0.0, 0.003, 0.01])
         shown = ", ".join(f"{k}={v:.3g}" for k, v in law.items())
         yield Case(
