@@ -137,7 +137,7 @@ def train_simclr(x_tr, y_tr, x_te, y_te, seed: int, epochs: int, batch: int = 25
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         point = {"epoch": epoch + 1, "loss": statistics.mean(losses)}
         if (epoch + 1) % 10 == 0 or epoch in (0, epochs - 1):
             point["probe"] = probe(features(enc, x_tr), y_tr, features(enc, x_te), y_te, draws=2)
@@ -199,10 +199,12 @@ class TinyMAE(nn.Module):
 
     @torch.no_grad()
     def features(self, x):
+        """All 16 encoded patches, in patch order (noise = arange keeps the order), flattened."""
         self.eval()
-        latent, _, _ = self.encode(x, 0.0, torch.rand(x.shape[0], self.pos.shape[1]))
+        order = torch.arange(self.pos.shape[1], dtype=torch.float32).expand(x.shape[0], -1)
+        latent, _, _ = self.encode(x, 0.0, order)
         self.train()
-        return latent.mean(1).numpy()
+        return latent.flatten(1).numpy()
 
 
 def train_mae(x_tr, y_tr, x_te, y_te, seed: int, epochs: int, batch: int = 128):
@@ -222,7 +224,7 @@ def train_mae(x_tr, y_tr, x_te, y_te, seed: int, epochs: int, batch: int = 128):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         curve.append({"epoch": epoch + 1, "loss": statistics.mean(losses)})
     acc = probe(model.features(x_tr), y_tr, model.features(x_te), y_te)
     # reconstructions of 6 held-out images, 75% masked
@@ -255,8 +257,8 @@ def summary(values):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--mae-epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--mae-epochs", type=int, default=40)
     args = ap.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()

@@ -81,6 +81,27 @@ class SDPA(nn.Module):
         return scaled_dot_product_attention(q, k, v, attention_mask, causal)
 
 
+class FusedSDPA(SDPA):
+    """The same contract through torch's fused ``scaled_dot_product_attention`` (no (T, S) score
+    matrix kept for the backward pass by its flash and memory-efficient kernels)."""
+
+    def forward(self, q, k, v, attention_mask=None, causal=False):
+        t, s = q.shape[-2], k.shape[-2]
+        if attention_mask is None and (not causal or t == s):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=visible_keys(t, s, attention_mask, causal, q.device)
+        )
+
+
+def use_fused_attention(model: nn.Module) -> nn.Module:
+    """Swap every ``sdpa`` submodule of ``model`` for :class:`FusedSDPA` (in place)."""
+    for module in list(model.modules()):
+        if isinstance(getattr(module, "sdpa", None), SDPA):
+            module.sdpa = FusedSDPA()
+    return model
+
+
 # --------------------------------------------------------------------------------------------
 # 2. Multi-head self-attention (torch's nn.MultiheadAttention parameter names)
 class MultiHeadAttention(nn.Module):

@@ -354,3 +354,13 @@ def test_flash_attention_in_the_triton_interpreter():
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_fused_attention_swap_keeps_minilm_outputs():
+    """The benchmark's fused variant (torch's SDPA inside) equals the explicit reference."""
+    model, tok = ref.load_minilm()
+    sentences = ["A short one.", "A somewhat longer sentence, with padding for the first."]
+    want = ref.encode_sentences(model, tok, sentences)
+    got = ref.encode_sentences(ref.use_fused_attention(model), tok, sentences)
+    assert isinstance(model.layers[0].self_attn.sdpa, ref.FusedSDPA)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from test_bert_gpt_widget import check_attention_mask
+from test_foundation_widget import check_clip_similarity, check_log_mel
+from test_modern_llms_widget import check_arch_explorer
+from test_ssl_learning_widget import check_ntxent_explorer
 from test_tokenization_viewer import check_tokenizer_viewer
 
 # BOOK_HTML tests another copy of the site (e.g. the Pages artifact, or a deliberately broken one).
@@ -505,6 +508,10 @@ REFERENCE_CHECKS = {
     "kv-cache": check_kv_cache,
     "tokenizer-viewer": check_tokenizer_viewer,  # tests/test_tokenization_viewer.py
     "attention-mask": check_attention_mask,  # tests/test_bert_gpt_widget.py
+    "arch-explorer": check_arch_explorer,  # tests/test_modern_llms_widget.py
+    "ntxent-explorer": check_ntxent_explorer,  # tests/test_ssl_learning_widget.py
+    "clip-similarity": check_clip_similarity,  # tests/test_foundation_widget.py
+    "log-mel": check_log_mel,  # tests/test_foundation_widget.py
 }
 
 

@@ -194,3 +194,33 @@ def test_cases_and_answers_cross_the_sandbox(name):
         if case.init is None:
             encode_outcome(call_target(check.reference, case, None, None))
     assert math.isfinite(1.0)
+
+
+def test_one_mistake_one_deduction_in_the_two_way_block():
+    """A block written correctly around a wrong SamAttention (no 1/sqrt(d) scale) passes the
+    block's check (its attentions answer with the reference) and fails sam_attention only."""
+
+    class UnscaledAttention(ref.SamAttention):
+        def forward(self, query, key, value):
+            q, k, v = (
+                self._heads(self.q_proj(query)),
+                self._heads(self.k_proj(key)),
+                self._heads(self.v_proj(value)),
+            )
+            out = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ v
+            return self.out_proj(out.transpose(1, 2).flatten(2))
+
+    class Block(ref.TwoWayAttentionBlock):
+        def __init__(self, embedding_dim, num_heads, mlp_dim, attention_downsample_rate=2,
+                     skip_first_layer_pe=False):  # fmt: skip
+            super().__init__(
+                embedding_dim, num_heads, mlp_dim, attention_downsample_rate, skip_first_layer_pe
+            )
+            r = attention_downsample_rate
+            self.self_attn = UnscaledAttention(embedding_dim, num_heads, 1)
+            self.cross_attn_token_to_image = UnscaledAttention(embedding_dim, num_heads, r)
+            self.cross_attn_image_to_token = UnscaledAttention(embedding_dim, num_heads, r)
+
+    assert not outcome("foundation.sam_attention", UnscaledAttention).passed
+    result = outcome("foundation.two_way_block", Block)
+    assert result.passed, result.message

@@ -36,6 +36,12 @@ def test_foundation_class(tmp_path):
         ),
         **kw,
     )
+    write_submission(  # block 4: SamAttention without 1 / sqrt(head_dim); the block itself is right
+        subs,
+        "unscaled",
+        replaced("two_way_block", " / math.sqrt(q.shape[-1])", ""),
+        **kw,
+    )
     results, _ = grade_class(Course(ROOT), CH, subs, out, workers=2, db_url=None)
     by = {r["student_id"]: r for r in results}
 
@@ -51,6 +57,11 @@ def test_foundation_class(tmp_path):
     assert "natural log" in messages("ln", "test_log_mel")
     assert part("both_strided", "test_conv_stem")["score"] == 0
     assert "stride 2 on both" in messages("both_strided", "test_conv_stem")
-    for sid in ("ln", "both_strided"):
+    # one mistake, one deduction: the two-way block is graded with the reference attention
+    assert part("unscaled", "test_sam_attention")["score"] == 0
+    assert "not divided by sqrt(head dim)" in messages("unscaled", "test_sam_attention")
+    assert part("unscaled", "test_two_way_block")["score"] == 3
+    assert by["unscaled"]["score"] == 19
+    for sid in ("ln", "both_strided", "unscaled"):
         others = [p for p in by[sid]["notebooks"][0]["parts"] if p["score"] < p["points"]]
         assert len(others) == 1, (sid, others)

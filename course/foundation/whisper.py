@@ -80,6 +80,33 @@ def log_mel_spectrogram(audio: torch.Tensor, filters: torch.Tensor) -> torch.Ten
     return (log_spec + 4.0) / 4.0
 
 
+def log_mel_general(audio: torch.Tensor, n_fft: int, hop: int, n_mels: int) -> torch.Tensor:
+    """:func:`log_mel_spectrogram` with any window (= n_fft, even), hop and mel count, float64
+    (the log-mel explorer's reference): (n_mels, frames) with frames = 1 + T // hop - 1."""
+    audio = audio.double()
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    stft = torch.stft(audio, n_fft, hop, window=window, return_complex=True)
+    power = stft[..., :-1].abs() ** 2
+    spec = torch.clamp(mel_filter_bank(n_mels, SAMPLE_RATE, n_fft) @ power, min=1e-10).log10()
+    spec = torch.maximum(spec, spec.max() - 8.0)
+    return (spec + 4.0) / 4.0
+
+
+def synthetic_voice(seconds: float = 1.0) -> torch.Tensor:
+    """A deterministic voiced, vowel-like test signal at 16 kHz (harmonics of a gliding pitch
+    shaped by a moving formant, with pauses): speech-like structure without a synthesiser."""
+    t = torch.arange(int(seconds * SAMPLE_RATE), dtype=torch.float64) / SAMPLE_RATE
+    f0 = 120 + 30 * torch.sin(2 * math.pi * 0.7 * t)
+    formant = 700 + 500 * torch.sin(2 * math.pi * 1.3 * t)
+    phase = 2 * math.pi * torch.cumsum(f0, 0) / SAMPLE_RATE
+    x = sum(
+        torch.sin(k * phase) / k * torch.exp(-(((k * f0 - formant) / 300) ** 2))
+        for k in range(1, 40)
+    )
+    x = x * (torch.sin(2 * math.pi * 2.0 * t) > -0.4)
+    return (0.3 * x / x.abs().max()).float()
+
+
 class WhisperConvStem(nn.Module):
     """Two 1-D convolutions with GELU: conv1 (n_mels -> d, kernel 3, padding 1, stride 1) and
     conv2 (d -> d, kernel 3, padding 1, stride 2): 3,000 frames -> 1,500 positions.

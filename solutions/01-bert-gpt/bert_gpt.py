@@ -499,8 +499,8 @@ check("bert_gpt.lm_loss", causal_lm_loss)
 # keeps all), take the softmax and draw with
 # `torch.multinomial(probs, 1, generator=gen)`, where `gen = torch.Generator().manual_seed(seed)` is
 # made **once** per call (on the CPU; move `probs` there first). Return the prompt followed by the
-# new tokens. Hidden cases: 1 to 3 prompts of 1 to 5 tokens, 5 to 10 new tokens, temperatures 0,
-# 0.7 to 1.3 and 50, `top_k` 1, 2, 3, 5, `None` and 100 (`> V`). They are graded through
+# new tokens. Hidden cases: 1 to 3 prompts of 1 to 5 tokens, 5 to 24 new tokens, temperatures 0,
+# 0.3, 0.7 to 1.3, 2, 3 and 50, `top_k` 1, 2, 3, 5, `None` and 100 (`> V`). They are graded through
 # `GPT2.generate` on small models, most with no blocks at all.
 
 

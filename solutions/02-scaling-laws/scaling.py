@@ -3,8 +3,8 @@
 #   autograder:
 #     cpu_s: 120
 #     memory_mb: 3072
-#     timeout_s: 20
-#     student_budget_s: 300
+#     timeout_s: 60
+#     student_budget_s: 600
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -12,47 +12,360 @@
 # ---
 
 # %% [markdown]
-# # Scaling laws
+# # Scaling laws: parameters, FLOPs, compute-optimal models, fits and utilisation
 #
-# Implement the blocks below. Each has a **docstring contract**; keep the names and signatures.
-# Run the test cell after each answer: it runs *visible* checks that explain any mismatch. The
-# grader runs more cases (other shapes, dtypes, gradients, edge cases) in a separate process, with
-# **20 s per call, 3 GB of memory and 300 s for the whole notebook**.
+# You will compute what every scaling-law plot is made of: the parameter count of a GPT (equal to
+# `numel` of Hugging Face's `GPT2LMHeadModel`), its training FLOPs (equal to what
+# `torch.utils.flop_counter.FlopCounterMode` counts on a real forward and backward pass), the
+# Chinchilla-optimal model for a compute budget, power-law fits in log space, Hoffmann et al.'s
+# Huber fit of L(N, D) = E + A / N^alpha + B / D^beta, and the model FLOPs utilisation of a
+# training step timed with proper synchronisation.
 #
-# Read alongside: the book's chapter *Scaling laws*.
+# Each block has a **docstring contract**; keep the names and signatures. Run the test cell after
+# each answer: it runs *visible* checks that explain any mismatch. The grader runs more cases
+# (random configurations, budgets from 1e15 to 1e26 FLOPs, noisy data drawn with a secret seed,
+# the chapter's real loss curves) in a separate process, with **60 s per call, 3 GB of memory and
+# 600 s for the whole notebook**. The six blocks are independent: no block needs another.
+#
+# In the grader, tuples arrive as **lists**, and dicts have string keys. Return plain Python
+# `int` / `float` values (not tensors, not numpy scalars where an `int` is asked).
+#
+# Read alongside: the book's chapter *Scaling laws* (pages *Counting parameters, FLOPs and
+# utilisation*, *Kaplan and Chinchilla*, *Fitting scaling laws*).
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import itertools
+import math
+import time
+
+import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from autograder.checks import check
 
-device = "cuda" if torch.cuda.is_available() else "cpu"
-print("running on", device)
-
 # %% [markdown]
-# ## 1. Scale (1 point)
+# ## 1. Parameters of a GPT-2 configuration (2 points)
 #
-# Return `x * factor` for a tensor `x` of any shape and dtype (the result keeps `x`'s dtype).
-# Hidden cases: shapes with length-1 axes, float32/float64/bfloat16, gradients with respect to `x`.
+# `cfg` is a dict with Hugging Face `GPT2Config`'s names: `vocab_size` (V >= 1), `n_positions`
+# (P >= 1, learned position embeddings), `n_embd` (d >= 1), `n_layer` (L >= 0, zero is allowed),
+# `n_head` (does not change the count), `n_inner` (the MLP width d_ff; `None` means 4 d) and
+# `tie_word_embeddings` (bool: the output layer *is* the token embedding matrix).
+#
+# A GPT-2 block is `ln_1`, attention (`c_attn`: d -> 3d for q, k, v; `c_proj`: d -> d), `ln_2`, MLP
+# (`c_fc`: d -> d_ff; `c_proj`: d_ff -> d). **Every** linear layer has a bias and every layer norm
+# has a weight and a bias (d each). After the blocks comes `ln_f`; the output layer (d -> V) has
+# no bias.
+#
+# Return `{"total": int, "non_embedding": int}`:
+# - `total` = `sum(p.numel() for p in model.parameters())`, which counts a shared tensor **once**;
+# - `non_embedding` = the blocks plus `ln_f`: total minus the token embedding (V d), the position
+#   embedding (P d) and, only when untied, the output layer (V d).
+#
+# Hidden cases: GPT-2 small (124,439,808 parameters), n_layer = 0, V = 1, n_inner given or not,
+# tied and untied, random sizes up to V = 60,000, d = 2,048, L = 48, d_ff = 8,192.
 
 
-# %% nbgrader={"grade": false, "grade_id": "scale", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def scale(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """``x * factor``.
-
-    Args:
-        x: (...) any shape, floating dtype.
-        factor: a Python float.
-    Returns:
-        (...) same shape and dtype as ``x``.
-    """
+# %% nbgrader={"grade": false, "grade_id": "count_params", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def count_params(cfg: dict) -> dict:
+    """Parameters of GPT2LMHeadModel(GPT2Config(**cfg)): {"total": int, "non_embedding": int}."""
     ### BEGIN SOLUTION
-    return x * factor
+    v, p, d, n_layer = cfg["vocab_size"], cfg["n_positions"], cfg["n_embd"], cfg["n_layer"]
+    f = cfg["n_inner"] if cfg.get("n_inner") else 4 * d
+    attention = (d * 3 * d + 3 * d) + (d * d + d)
+    mlp = (d * f + f) + (f * d + d)
+    norms = 2 * 2 * d
+    non_embedding = n_layer * (attention + mlp + norms) + 2 * d
+    embedding = v * d + p * d + (0 if cfg["tie_word_embeddings"] else v * d)
+    return {"total": non_embedding + embedding, "non_embedding": non_embedding}
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "test_scale", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-check("scaling.scale.visible", scale)
+# %% nbgrader={"grade": true, "grade_id": "test_count_params", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("scaling.count_params.visible", count_params)
 ### BEGIN HIDDEN TESTS
-check("scaling.scale", scale)
+check("scaling.count_params", count_params)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. FLOPs of a forward pass and of training (3 points)
+#
+# Count matrix-multiplication FLOPs only: a product of an (m, k) and a (k, n) matrix costs
+# **2 m n k** (one multiply and one add per term). Biases, layer norms, softmax, GELU and the
+# embedding lookup are not counted (FlopCounterMode does not count them either). Use the `cfg` of
+# block 1 with sequences of `n_ctx` tokens, and **Kaplan et al.'s N = 2 d L (2 d + d_ff)** (the
+# block weight matrices: no biases, no norms, no embeddings).
+#
+# Return a dict of four Python `int`s:
+# - `"kaplan_forward_per_token"`: Kaplan et al.'s Table 1, 2 N + 2 L n_ctx d;
+# - `"forward_per_token"`: what a forward pass really computes per token: the block matmuls
+#   (2 N), attention scores Q K^T **and** the weighted sum of V over the full n_ctx x n_ctx matrix
+#   (torch computes the masked entries too: 2 n_ctx d each, per layer), and the output layer
+#   (2 d V);
+# - `"train"`: FLOPs of training on `n_tokens` tokens: forward plus backward, where the backward
+#   pass costs **twice** the forward (a gradient for the input and one for the weight of every
+#   matmul): 3 x forward_per_token x n_tokens;
+# - `"six_nd"`: the rule of thumb 6 N D with D = n_tokens.
+#
+# Hidden cases: n_ctx = 1, n_layer = 0, GPT-2 small on 300B tokens, random sizes, n_ctx up to 8,192
+# and n_tokens up to 1e13 (Python ints do not overflow).
+
+
+# %% nbgrader={"grade": false, "grade_id": "flops", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def flops(cfg: dict, n_ctx: int, n_tokens: int) -> dict:
+    """Matmul FLOPs: kaplan_forward_per_token, forward_per_token, train, six_nd (ints)."""
+    ### BEGIN SOLUTION
+    d, n_layer, v = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
+    f = cfg["n_inner"] if cfg.get("n_inner") else 4 * d
+    n = 2 * d * n_layer * (2 * d + f)
+    forward = 2 * n + 2 * 2 * n_layer * n_ctx * d + 2 * d * v
+    return {
+        "kaplan_forward_per_token": 2 * n + 2 * n_layer * n_ctx * d,
+        "forward_per_token": forward,
+        "train": 3 * forward * n_tokens,
+        "six_nd": 6 * n * n_tokens,
+    }
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_flops", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+check("scaling.flops.visible", flops)
+### BEGIN HIDDEN TESTS
+check("scaling.flops", flops)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. The Chinchilla-optimal model for a compute budget (2 points)
+#
+# `law` is a dict `{"E", "A", "B", "alpha", "beta"}` (floats) of L(N, D) = E + A / N^alpha +
+# B / D^beta; Hoffmann et al.'s fit is E = 1.69, A = 406.4, B = 410.7, alpha = 0.34,
+# beta = 0.28. With C = **6 N D** FLOPs, minimise L over N (D = C / (6 N)) in closed form:
+# set the derivative of A N^-alpha + B (C / 6N)^-beta to zero.
+#
+# Return a dict of six floats: `"n_opt"`, `"d_opt"`, `"loss_opt"` (the optimum and its loss,
+# E included), and the rule of thumb of 20 tokens per parameter: `"n_20"`, `"d_20"` with
+# D = 20 N and C = 6 N D, and `"loss_20"`.
+#
+# Hidden cases: C from 1e15 to 1e26, the published law, alpha = beta, random laws with
+# alpha, beta in [0.2, 0.6], A, B in [50, 2000], E in [1, 2.5]. Relative tolerance 1e-4.
+
+
+# %% nbgrader={"grade": false, "grade_id": "chinchilla_optimal", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def chinchilla_optimal(compute: float, law: dict) -> dict:
+    """Compute-optimal (N, D) under C = 6ND, and the 20-tokens rule, with their losses."""
+    ### BEGIN SOLUTION
+    a, b = law["alpha"], law["beta"]
+
+    def loss(n, d):
+        return law["E"] + law["A"] / n**a + law["B"] / d**b
+
+    g = (a * law["A"] / (b * law["B"])) ** (1 / (a + b))
+    n_opt = g * (compute / 6) ** (b / (a + b))
+    d_opt = compute / (6 * n_opt)
+    n_20 = math.sqrt(compute / 120)
+    d_20 = 20 * n_20
+    return {
+        "n_opt": n_opt,
+        "d_opt": d_opt,
+        "loss_opt": loss(n_opt, d_opt),
+        "n_20": n_20,
+        "d_20": d_20,
+        "loss_20": loss(n_20, d_20),
+    }
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_chinchilla_optimal", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("scaling.chinchilla_optimal.visible", chinchilla_optimal)
+### BEGIN HIDDEN TESTS
+check("scaling.chinchilla_optimal", chinchilla_optimal)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Fitting a power law in log space (2 points)
+#
+# Fit y = (x_c / x)^alpha to points `x`, `y` (1-D tensors of the same length n >= 2, positive,
+# float32 or float64, at least two distinct x) by **ordinary least squares on log y against
+# log x** (natural logs, computed in float64): log y = alpha log x_c - alpha log x, a straight
+# line of slope -alpha. Return `{"alpha": float, "x_c": float}`; alpha is positive when y falls
+# as x grows.
+#
+# Hidden cases: Kaplan's L(N) and L(D) with 2-5% multiplicative noise (a secret seed), two points,
+# 3 to 40 points with alpha in [0.03, 1.5] and x_c in [1e2, 1e14], and the chapter's real sweep.
+# Relative tolerance 1e-4.
+
+
+# %% nbgrader={"grade": false, "grade_id": "fit_power_law", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fit_power_law(x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Least squares in log space for y = (x_c / x)^alpha -> {"alpha": float, "x_c": float}."""
+    ### BEGIN SOLUTION
+    lx, ly = x.double().log(), y.double().log()
+    design = torch.stack([torch.ones_like(lx), lx], dim=1)
+    intercept, slope = torch.linalg.lstsq(design, ly[:, None]).solution[:, 0].tolist()
+    return {"alpha": -slope, "x_c": math.exp(intercept / -slope)}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_fit_power_law", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("scaling.fit_power_law.visible", fit_power_law)
+### BEGIN HIDDEN TESTS
+check("scaling.fit_power_law", fit_power_law)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Fitting L(N, D) as Hoffmann et al. do (approach 3) (3 points)
+#
+# `n`, `d`, `loss`: lists of floats of the same length (10 to 60 points): model sizes, training
+# tokens and final losses. Fit E, A, B, alpha, beta of L = E + A / N^alpha + B / D^beta:
+#
+# 1. parametrise a = log A, b = log B, e = log E (all three stay positive) and predict
+#    log L_hat = logsumexp(a - alpha log N, b - beta log D, e) (`np.logaddexp.reduce`);
+# 2. the objective is the **sum** over points of Huber_delta(log L_hat - log L) with delta = 1e-3:
+#    Huber(r) = r^2 / 2 if |r| <= delta, else delta (|r| - delta / 2);
+# 3. evaluate the objective at every point of the grid a, b in {0, 5, 10, 15, 20, 25},
+#    e in {-1, -0.5, 0, 0.5, 1}, alpha, beta in {0, 0.5, 1, 1.5, 2} (4,500 points, order
+#    a, b, e, alpha, beta as `itertools.product` gives them), and run
+#    `scipy.optimize.minimize(..., method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12,
+#    "maxiter": 3000})` from the **4** grid points with the lowest objective (the objective is
+#    tiny, so the default tolerances stop far from the minimum; pass the gradient with `jac=True`
+#    if you write it, or let scipy estimate it);
+# 4. keep the best result and return `{"E", "A", "B", "alpha", "beta"}` as floats.
+#
+# The check accepts any parameters whose objective is within 0.1% (plus 1e-9 per point) of the
+# best fit's. Hidden cases: exact points of the published law (your fit must recover it), noisy
+# points (0.3-1%, a secret seed) of random laws with N in [1e6, 1e10] and D in [1e8, 1e12], and
+# the chapter's own 10 CPU runs.
+
+
+# %% nbgrader={"grade": false, "grade_id": "fit_chinchilla", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fit_chinchilla(n: list, d: list, loss: list) -> dict:
+    """Hoffmann et al.'s approach 3 -> {"E", "A", "B", "alpha", "beta"} (floats)."""
+    ### BEGIN SOLUTION
+    log_n, log_d, log_l = (np.log(np.asarray(t, dtype=np.float64)) for t in (n, d, loss))
+    delta = 1e-3
+
+    def huber(r):
+        return np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+
+    def objective(theta):
+        a, b, e, alpha, beta = theta
+        terms = np.stack([a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)])
+        return huber(np.logaddexp.reduce(terms, axis=0) - log_l).sum()
+
+    grid = list(
+        itertools.product(
+            [0.0, 5.0, 10.0, 15.0, 20.0, 25.0],
+            [0.0, 5.0, 10.0, 15.0, 20.0, 25.0],
+            [-1.0, -0.5, 0.0, 0.5, 1.0],
+            [0.0, 0.5, 1.0, 1.5, 2.0],
+            [0.0, 0.5, 1.0, 1.5, 2.0],
+        )
+    )
+    starts = sorted(grid, key=objective)[:4]
+    options = {"ftol": 1e-15, "gtol": 1e-12, "maxiter": 3000}
+    best = min(
+        (minimize(objective, np.array(s), method="L-BFGS-B", options=options) for s in starts),
+        key=lambda r: r.fun,
+    )
+    a, b, e, alpha, beta = best.x
+    return {
+        "E": math.exp(e),
+        "A": math.exp(a),
+        "B": math.exp(b),
+        "alpha": float(alpha),
+        "beta": float(beta),
+    }
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_fit_chinchilla", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+check("scaling.fit_chinchilla.visible", fit_chinchilla)
+### BEGIN HIDDEN TESTS
+check("scaling.fit_chinchilla", fit_chinchilla)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Model FLOPs utilisation of a training step (2 points)
+#
+# MFU = (model FLOPs of one step) / (seconds per step) / (the device's peak FLOP/s), with the
+# model FLOPs counted as **6 N T**: N = `n_params`, T = `tokens_per_step` (forward + backward,
+# block 2's rule of thumb; recomputation and attention are not counted).
+#
+# `step()` launches one training step and `sync()` waits until all launched work has finished.
+# On CUDA, `step()` returns as soon as its kernels are queued, so the clock must be read only
+# after `sync()`: run `warmup` untimed steps, call `sync()`, start the clock
+# (`time.perf_counter()`), run `iters` steps, call `sync()`, stop the clock; seconds per step is
+# the elapsed time divided by `iters`. Call `sync()` exactly there (not inside the timed loop).
+# Return the MFU as a float (0.4 means 40% of the peak).
+#
+# The grader simulates an asynchronous device: `step()` returns at once and `sync()` sleeps
+# until the queued work would be done. Hidden cases: warmup 1 to 3, iters 4 to 8.
+
+
+# %% nbgrader={"grade": false, "grade_id": "mfu", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mfu(
+    step,
+    sync,
+    n_params: int,
+    tokens_per_step: int,
+    peak_flops: float,
+    warmup: int = 2,
+    iters: int = 5,
+) -> float:
+    """(6 n_params tokens_per_step) / (synchronised seconds per step) / peak_flops."""
+    ### BEGIN SOLUTION
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    sync()
+    seconds = (time.perf_counter() - start) / iters
+    return 6 * n_params * tokens_per_step / seconds / peak_flops
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_mfu", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("scaling.mfu.visible", mfu)
+### BEGIN HIDDEN TESTS
+check("scaling.mfu", mfu)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Try it on this machine
+#
+# Your `mfu` on a real training step of a small GPT-2 (random weights). On a CPU, `sync` does
+# nothing; on CUDA use `torch.cuda.synchronize`. The peak is a rough guess for this CPU: see the
+# book's page *Model FLOPs utilisation* for how it is measured.
+
+# %%
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+config = dict(
+    vocab_size=256,
+    n_positions=128,
+    n_embd=128,
+    n_layer=2,
+    n_head=4,
+    n_inner=None,
+    tie_word_embeddings=True,
+)
+model = GPT2LMHeadModel(GPT2Config(**config, bos_token_id=0, eos_token_id=0))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+ids = torch.randint(0, 256, (4, 128))
+
+
+def train_step():
+    logits = model(ids).logits[:, :-1]
+    torch.nn.functional.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten()).backward()
+    opt.step()
+    opt.zero_grad()
+
+
+try:
+    n = count_params(config)["non_embedding"]
+    print(f"{n:,} non-embedding parameters; MFU against a 100 GFLOP/s peak:")
+    print(mfu(train_step, lambda: None, n, ids.numel(), 100e9, warmup=1, iters=3))
+except NotImplementedError:
+    print("answer blocks 1 and 6 first")

@@ -334,7 +334,7 @@ check("foundation.two_way_block", TwoWayAttentionBlock)
 # %% [markdown]
 # ## 5. Choosing a mask by predicted IoU (1 point)
 #
-# *Taught in the book:* [SAM](../../book/06-clip-sam-whisper/sam.md), section *Three masks for an ambiguous click*.
+# *Taught in the book:* [SAM](../../book/06-clip-sam-whisper/sam.md), section *The mask decoder* (three masks for an ambiguous click).
 #
 # SAM's decoder predicts four masks and four IoU scores per prompt: output 0 answers
 # single-mask requests, outputs 1–3 are the ambiguity-aware candidates (whole, part, subpart).
@@ -416,7 +416,7 @@ check("foundation.log_mel", log_mel_spectrogram)
 # %% [markdown]
 # ## 7. The convolutional stem (2 points)
 #
-# *Taught in the book:* [Whisper](../../book/06-clip-sam-whisper/whisper.md), section *The encoder*.
+# *Taught in the book:* [Whisper](../../book/06-clip-sam-whisper/whisper.md), section *The encoder: a convolutional stem, then a transformer*.
 #
 # `WhisperConvStem(n_mels, d_model)` with `conv1 = nn.Conv1d(n_mels, d_model, kernel_size=3,
 # padding=1)` and `conv2 = nn.Conv1d(d_model, d_model, kernel_size=3, stride=2, padding=1)`;
@@ -450,7 +450,7 @@ check("foundation.conv_stem", WhisperConvStem)
 # %% [markdown]
 # ## 8. Sinusoidal positions (1 point)
 #
-# *Taught in the book:* [Whisper](../../book/06-clip-sam-whisper/whisper.md), section *Positions*.
+# *Taught in the book:* [Whisper](../../book/06-clip-sam-whisper/whisper.md), section *The encoder: a convolutional stem, then a transformer*.
 #
 # Whisper's encoder adds fixed sinusoids: with `h = channels // 2` frequencies
 # `inv_i = max_timescale ** (-i / (h - 1))`, `i = 0 .. h - 1` (note `h - 1`: the last frequency is

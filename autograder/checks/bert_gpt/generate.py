@@ -79,6 +79,11 @@ def _cases(gen, device, visible=False):
             (0, 2, 2, 10, 1.3, None),  # temperature only
             (0, 2, 3, 6, 1.0, 100),  # top_k > V keeps every token
             (1, 2, 5, 6, 0.8, 2),
+            # long runs at temperatures far from 1: 72 draws, so a wrong temperature or a wrong
+            # top-k cannot agree with the reference by chance
+            (0, 3, 2, 24, 3.0, None),
+            (0, 3, 2, 24, 0.3, None),
+            (0, 3, 2, 24, 2.0, 2),
         ]
     for i, (layers, b, p, n, temp, k) in enumerate(table):
         ids = torch.randint(0, 29, (b, p), generator=gen)

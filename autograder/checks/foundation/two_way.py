@@ -3,7 +3,8 @@ attention and the two-way (tokens <-> image) attention block. Known mistakes, th
 the registration.
 
 One mistake, one deduction: while grading the block, its three attentions are the reference's
-(``SUBMODULES``), so a bug in ``SamAttention`` costs points in ``sam_attention`` only.
+(``SUBMODULES``, see ``checks.inject``), so a bug in ``SamAttention`` costs points in
+``sam_attention`` only.
 """
 
 from __future__ import annotations
@@ -13,14 +14,29 @@ import math
 import torch
 
 from autograder.checks.foundation._common import _both, _randn, _ri
+from autograder.checks.inject import Submodule
 from autograder.checks.spec import Case, Step
 from course.foundation import sam as ref
 
-#: attribute path in the student's block -> the check whose reference replaces it while grading
+
+def _attention(rate_key: str | None):
+    def build(init: dict) -> ref.SamAttention:
+        rate = init.get(rate_key, 2) if rate_key else 1
+        return ref.SamAttention(init["embedding_dim"], init["num_heads"], rate)
+
+    return build
+
+
+#: one mistake, one deduction: the block is graded with the reference SamAttention in its three
+#: attention slots (the student's parameters, the reference's code)
 SUBMODULES = {
-    "self_attn": "foundation.sam_attention",
-    "cross_attn_token_to_image": "foundation.sam_attention",
-    "cross_attn_image_to_token": "foundation.sam_attention",
+    "self_attn": Submodule("foundation.sam_attention", _attention(None)),
+    "cross_attn_token_to_image": Submodule(
+        "foundation.sam_attention", _attention("attention_downsample_rate")
+    ),
+    "cross_attn_image_to_token": Submodule(
+        "foundation.sam_attention", _attention("attention_downsample_rate")
+    ),
 }
 
 
@@ -182,4 +198,5 @@ _both(
         "skip_first_layer_pe ignored": _SkipIgnored,
         "LayerNorm before each sub-layer (pre-norm) instead of after the residual add": _PreNorm,
     },
+    submodules=SUBMODULES,
 )

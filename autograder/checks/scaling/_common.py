@@ -1,0 +1,70 @@
+"""Helpers shared by the scaling checks: seeded RNG, GPT configurations, the visible/hidden pair."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import torch
+
+from autograder.checks.spec import Check, register
+
+SWEEP_JSON = Path(__file__).resolve().parents[3] / "book" / "_static" / "scaling_sweep.json"
+
+GPT2_SMALL = {
+    "vocab_size": 50257,
+    "n_positions": 1024,
+    "n_embd": 768,
+    "n_layer": 12,
+    "n_head": 12,
+    "n_inner": None,
+    "tie_word_embeddings": True,
+}
+
+
+def _rng(gen: torch.Generator) -> random.Random:
+    return random.Random(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+
+
+def random_config(rng: random.Random) -> dict:
+    heads = rng.choice([1, 2, 4, 8])
+    return {
+        "vocab_size": rng.randint(1, 60000),
+        "n_positions": rng.randint(1, 4096),
+        "n_embd": heads * rng.randint(1, 256),
+        "n_layer": rng.randint(0, 48),
+        "n_head": heads,
+        "n_inner": rng.choice([None, rng.randint(1, 8192)]),
+        "tie_word_embeddings": rng.random() < 0.5,
+    }
+
+
+def sweep_points() -> list[tuple[int, int, float]] | None:
+    """(non-embedding N, tokens D, held-out loss) of the chapter's CPU sweep, if its JSON exists."""
+    if not SWEEP_JSON.exists():
+        return None
+    data = json.loads(SWEEP_JSON.read_text())
+    rows = data["sweep"] + data["isoflop"]
+    return [(r["non_embedding_params"], r["tokens"], r["heldout_loss"]) for r in rows]
+
+
+def register_pair(name, target, reference, cases, misconceptions=None, compare=None, n_visible=3):
+    """``scaling.<name>.visible`` (the first ``n_visible`` cases) and ``scaling.<name>`` (all)."""
+    for suffix, visible in ((".visible", True), ("", False)):
+        register(
+            Check(
+                name=f"scaling.{name}{suffix}",
+                target=target,
+                reference=reference,
+                cases=(
+                    (lambda gen, device: itertools.islice(cases(gen, device), n_visible))
+                    if visible
+                    else cases
+                ),
+                visible=visible,
+                misconceptions=misconceptions or {},
+                compare=compare,
+            )
+        )

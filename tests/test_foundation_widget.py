@@ -1,0 +1,222 @@
+"""The chapter's widgets (course/foundation/viewer.py): the CLIP similarity-matrix viewer (its
+losses and probabilities equal PyTorch's cross-entropy on the embedded cosine matrix) and the
+log-mel explorer (its numbers equal course.foundation.whisper.log_mel_general, torch.stft based, on
+the embedded samples). ``check_clip_similarity`` and ``check_log_mel`` are the reference checks for
+tests/test_book.py::REFERENCE_CHECKS on the built page; the widgets' JavaScript also runs under
+node here, and in headless Chromium when it is installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from course.foundation.viewer import clip_similarity_widget
+
+
+def _shown(drv, testid: str) -> float:
+    el = drv.find_element("css selector", f'[data-testid="{testid}"]')
+    return float(el.get_attribute("data-value"))
+
+
+def _set(drv, root, control: str, value, widget: str = "clip-similarity") -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = root.get_attribute("data-updates")
+    el = root.find_element("css selector", f'[data-testid="{widget}-{control}"]')
+    if el.tag_name == "input":
+        drv.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+            el,
+            str(value),
+        )
+    else:
+        button = el.find_element("css selector", f"button[data-option='{json.dumps(value)}']")
+        if button.get_attribute("aria-pressed") == "true":
+            return
+        button.click()
+    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
+
+
+def check_clip_similarity(drv) -> None:
+    root = drv.find_element("css selector", '[data-widget="clip-similarity"]')
+    cos = torch.tensor(
+        json.loads(
+            drv.execute_script(
+                "return arguments[0].querySelector('script[data-role=data]').textContent", root
+            )
+        )["cos"],
+        dtype=torch.float64,
+    )
+    target = torch.arange(len(cos))
+    for direction in ("image", "text"):
+        _set(drv, root, "direction", direction)
+        for scale in (1, 14, 57, 100, 30):
+            _set(drv, root, "scale", scale)
+            logits = scale * cos
+            i2t = F.cross_entropy(logits, target).item()
+            t2i = F.cross_entropy(logits.T, target).item()
+            case = (direction, scale)
+            assert _shown(drv, "clip-similarity-i2t") == pytest.approx(i2t, rel=1e-9), case
+            assert _shown(drv, "clip-similarity-t2i") == pytest.approx(t2i, rel=1e-9), case
+            assert _shown(drv, "clip-similarity-loss") == pytest.approx((i2t + t2i) / 2), case
+            p = torch.softmax(logits[0] if direction == "image" else logits[:, 0], 0)[0].item()
+            assert _shown(drv, "clip-similarity-p00") == pytest.approx(p, rel=1e-9), case
+
+
+def check_log_mel(drv) -> None:
+    from course.foundation.whisper import log_mel_general
+
+    root = drv.find_element("css selector", '[data-widget="log-mel"]')
+    audio = torch.tensor(
+        json.loads(
+            drv.execute_script(
+                "return arguments[0].querySelector('script[data-role=data]').textContent", root
+            )
+        )["audio"],
+        dtype=torch.float64,
+    )
+    for window, hop, mels in ((25, 10, 80), (50, 5, 40), (10, 20, 128), (35, 12, 64)):
+        for control, value in (("window", window), ("hop", hop), ("mels", mels)):
+            _set(drv, root, control, value, "log-mel")
+        n_fft, h = 2 * round(window * 16000 / 2000), round(hop * 16)
+        ref = log_mel_general(audio, n_fft, h, mels)
+        case = (window, hop, mels)
+        assert _shown(drv, "log-mel-frames") == ref.shape[1], case
+        assert _shown(drv, "log-mel-mean") == pytest.approx(ref.mean().item(), abs=1e-9), case
+        assert _shown(drv, "log-mel-max") == pytest.approx(ref.max().item(), abs=1e-9), case
+        mid = ref[mels // 2, ref.shape[1] // 2].item()
+        assert _shown(drv, "log-mel-mid") == pytest.approx(mid, abs=1e-9), case
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = shutil.which("chromium") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_viewer_losses_equal_torch_cross_entropy(driver, tmp_path):
+    g = torch.Generator().manual_seed(0)
+    emb = F.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=-1)
+    cos = (emb @ (emb + 0.5 * torch.randn(6, 8, generator=g, dtype=torch.float64)).T).clamp(-1, 1)
+    widget = clip_similarity_widget(cos.tolist(), 14)
+    page = tmp_path / "viewer.html"
+    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
+    driver.get(page.as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_clip_similarity(driver)
+
+
+def test_log_mel_explorer_in_the_browser(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from course.foundation import whisper as wref
+    from course.foundation.viewer import log_mel_explorer
+
+    page = tmp_path / "log_mel.html"
+    widget = log_mel_explorer(wref.synthetic_voice(0.5))
+    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_log_mel(driver)
+
+
+def test_viewer_javascript_under_node_equals_torch():
+    """The widget's update function run by node (no browser needed) against PyTorch."""
+    import subprocess
+
+    from course.foundation.viewer import SIM_JS
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    g = torch.Generator().manual_seed(1)
+    cos = torch.rand(7, 7, generator=g, dtype=torch.float64) * 2 - 1
+    prog = (
+        "var R = {}, W = {fmt: function (x, d) { return x.toFixed(d); },"
+        " num: function (id, v) { R[id] = v; return ''; }};\n"
+        f"function update(v, data, out, W) {{ {SIM_JS} }}\n"
+        "var res = [];\n"
+        "[1, 14, 100].forEach(function (s) { ['image', 'text'].forEach(function (d) {"
+        f" R = {{}}; update({{scale: s, direction: d}}, {{cos: {json.dumps(cos.tolist())}}}, null, W);"
+        " res.push([s, d, R]); }); });\n"
+        "console.log(JSON.stringify(res));"
+    )
+    out = subprocess.run(["node", "-e", prog], capture_output=True, text=True, check=True).stdout
+    target = torch.arange(7)
+    for scale, direction, shown in json.loads(out):
+        logits = scale * cos
+        i2t = F.cross_entropy(logits, target).item()
+        t2i = F.cross_entropy(logits.T, target).item()
+        p = torch.softmax(logits[0] if direction == "image" else logits[:, 0], 0)[0].item()
+        assert shown["clip-similarity-i2t"] == pytest.approx(i2t, rel=1e-12)
+        assert shown["clip-similarity-t2i"] == pytest.approx(t2i, rel=1e-12)
+        assert shown["clip-similarity-loss"] == pytest.approx((i2t + t2i) / 2, rel=1e-12)
+        assert shown["clip-similarity-p00"] == pytest.approx(p, rel=1e-12)
+
+
+def test_log_mel_explorer_javascript_under_node_equals_torch_stft():
+    import subprocess
+
+    from course.foundation import whisper as wref
+    from course.foundation.viewer import LOG_MEL_JS
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    audio = [round(float(a), 4) for a in wref.synthetic_voice(0.5)]
+    prog = (
+        "var R = {}, W = {fmt: function (x, d) { return x.toFixed(d); },"
+        " num: function (id, v) { R[id] = v; return ''; }};\n"
+        f"function update(v, data, out, W) {{ {LOG_MEL_JS} }}\n"
+        "var res = [];\n"
+        "[[25, 10, 80], [50, 5, 40], [10, 20, 128], [35, 12, 64]].forEach(function (c) {"
+        f" R = {{}}; update({{window: c[0], hop: c[1], mels: c[2]}}, {{audio: {json.dumps(audio)}}},"
+        " null, W); res.push([c, R]); });\n"
+        "console.log(JSON.stringify(res));"
+    )
+    out = subprocess.run(["node", "-e", prog], capture_output=True, text=True, check=True).stdout
+    x = torch.tensor(audio, dtype=torch.float64)
+    for (window, hop, mels), shown in json.loads(out):
+        ref = wref.log_mel_general(x, 2 * round(window * 16000 / 2000), round(hop * 16), mels)
+        assert shown["log-mel-frames"] == ref.shape[1] and shown["log-mel-mels"] == mels
+        assert shown["log-mel-mean"] == pytest.approx(ref.mean().item(), abs=1e-9)
+        assert shown["log-mel-max"] == pytest.approx(ref.max().item(), abs=1e-9)
+        mid = ref[mels // 2, ref.shape[1] // 2].item()
+        assert shown["log-mel-mid"] == pytest.approx(mid, abs=1e-9)
+
+
+def test_log_mel_general_matches_openai_whisper_at_whisper_settings():
+    import whisper
+
+    from course.foundation import whisper as wref
+
+    x = wref.synthetic_voice(1.0)
+    torch.testing.assert_close(
+        wref.log_mel_general(x, 400, 160, 80).float(),
+        whisper.log_mel_spectrogram(x),
+        rtol=0,
+        atol=1e-4,
+    )

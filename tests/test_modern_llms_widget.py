@@ -1,0 +1,146 @@
+"""The architecture explorer (course.modern_llms.arch_explorer): for every model and several
+contexts, the cache and parameter numbers it shows equal course.modern_llms.Arch.cache_bytes (the
+one cache formula) and the table's published counts. ``check_arch_explorer`` is the widget's
+reference check (for tests/test_book.py::REFERENCE_CHECKS on the built page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from course import modern_llms as ref
+
+CONTEXTS = [1, 1000, 4096, 131072, 1_048_576, 10_000_000]
+
+
+def _expected(name: str, context: int) -> dict[str, float | int]:
+    a = ref.BY_ARCH[name]
+    return {
+        "per-token": a.bytes_per_layer_token() * a.layers,
+        "bytes": a.cache_bytes(context),
+        "total": a.total_b,
+        "active": a.active_b,
+    }
+
+
+def _set(drv, root, control: str, value) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    el = root.find_element("css selector", f'[data-testid="arch-explorer-{control}"]')
+    before = root.get_attribute("data-updates")
+    if el.tag_name == "select":
+        option = json.dumps(value, separators=(",", ":"))
+        if el.get_attribute("value") == option:
+            return
+        Select(el).select_by_value(option)
+    else:  # a number box, typed as a reader would (as tests/test_book.py does)
+        if el.get_attribute("value") == str(value):
+            return
+        el.clear()
+        el.send_keys(str(value))
+    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
+
+
+def _value(root, testid: str) -> str:
+    return root.find_element("css selector", f'[data-testid="{testid}"]').get_attribute(
+        "data-value"
+    )
+
+
+def check_arch_explorer(drv) -> None:
+    root = drv.find_element("css selector", '[data-widget="arch-explorer"]')
+    names = list(ref.BY_ARCH)
+    for i, name in enumerate(names):
+        other = names[(i + 5) % len(names)]
+        _set(drv, root, "model_a", name)
+        _set(drv, root, "model_b", other)
+        for context in CONTEXTS if i < 3 else CONTEXTS[2:4]:
+            _set(drv, root, "context", context)
+            for key, model in (("a", name), ("b", other)):
+                want = _expected(model, context)
+                case = (model, context)
+                assert int(_value(root, f"arch-explorer-{key}-bytes")) == want["bytes"], case
+                assert int(_value(root, f"arch-explorer-{key}-per-token")) == want["per-token"], (
+                    case
+                )
+                assert float(_value(root, f"arch-explorer-{key}-total")) == want["total"], case
+                assert float(_value(root, f"arch-explorer-{key}-active")) == want["active"], case
+
+
+def test_expected_values_follow_the_windows():
+    mistral = _expected("Mistral 7B", 131072)
+    assert mistral["bytes"] == _expected("Mistral 7B", 4096)["bytes"]  # every layer windowed
+    assert _expected("Llama 3.1 8B", 131072)["bytes"] == 16 * 2**30
+
+
+def test_explorer_javascript_in_node_matches_the_reference():
+    """Without a browser: the widget's update function run by node for every model and context."""
+    import subprocess
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        pytest.skip("node is not installed")
+    names = list(ref.BY_ARCH)
+    settings = [
+        {"model_a": a, "model_b": names[(i + 3) % len(names)], "context": c}
+        for i, a in enumerate(names)
+        for c in CONTEXTS
+    ]
+    script = (
+        "var W = {num: function (id, v, t) { return '<' + id + '=' + v + '>'; },\n"
+        "         fmt: function (x, d) { return Number(x).toFixed(d || 0); }};\n"
+        f"var update = function (v, data, out, W) {{ {ref.ARCH_JS} }};\n"
+        f"var data = {json.dumps({'models': ref.arch_explorer_data()})};\n"
+        f"var settings = {json.dumps(settings)};\n"
+        "console.log(JSON.stringify(settings.map(function (v) {\n"
+        "  var html = update(v, data, null, W), got = {};\n"
+        "  html.replace(/<arch-explorer-([ab]-[a-z-]+)=([0-9.e+]+)>/g, function (m, k, x) {\n"
+        "    got[k] = x; });\n"
+        "  return got; })));\n"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    for v, got in zip(settings, shown, strict=True):
+        for key, model in (("a", v["model_a"]), ("b", v["model_b"])):
+            want = _expected(model, v["context"])
+            assert int(got[f"{key}-bytes"]) == want["bytes"], (v, key)
+            assert int(got[f"{key}-per-token"]) == want["per-token"], (v, key)
+            assert float(got[f"{key}-total"]) == want["total"], (v, key)
+            assert float(got[f"{key}-active"]) == want["active"], (v, key)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = shutil.which("chromium") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_explorer_in_a_browser(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = tmp_path / "explorer.html"
+    page.write_text(
+        f"<!doctype html><meta charset=utf-8><body>{ref.arch_explorer().to_html()}</body>"
+    )
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_arch_explorer(driver)

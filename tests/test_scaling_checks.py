@@ -1,0 +1,246 @@
+"""The scaling checks discriminate: the references pass, every known-wrong variant fails with its
+diagnosis, and correct variants written differently pass."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import autograder.checks.scaling  # noqa: F401  (registers the checks)
+from autograder.checks.scaling import chinchilla_fit, mfu
+from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
+from course import scaling as ref
+
+REFERENCE = {
+    "count_params": ref.count_params,
+    "flops": ref.flops,
+    "chinchilla_optimal": ref.chinchilla_optimal,
+    "fit_power_law": ref.fit_power_law,
+    "fit_chinchilla": ref.fit_chinchilla,
+    "mfu": ref.mfu,
+}
+NAMES = sorted(n for n in REGISTRY if n.startswith("scaling."))
+FAST = [n for n in NAMES if REGISTRY[n].target != "fit_chinchilla"]
+MISTAKES = [
+    (name, label)
+    for name in NAMES
+    if not REGISTRY[name].visible
+    for label in REGISTRY[name].misconceptions
+]
+
+
+@pytest.fixture(params=["", "class-secret-1"], ids=["no-secret", "secret-1"])
+def secret(request, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    return request.param
+
+
+def outcome(name, obj):
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+
+
+def test_every_block_has_checks():
+    blocks = {n.split(".")[1] for n in NAMES}
+    assert blocks == set(REFERENCE)
+    assert all(f"scaling.{b}.visible" in REGISTRY for b in blocks)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_reference_passes_its_own_check(name, secret):
+    result = outcome(name, REFERENCE[REGISTRY[name].target])
+    assert result.passed, result.message
+
+
+def test_reference_fit_chinchilla_passes():
+    for name in ("scaling.fit_chinchilla.visible", "scaling.fit_chinchilla"):
+        result = outcome(name, ref.fit_chinchilla)
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name,label", MISTAKES)
+def test_known_mistake_fails_and_is_named(name, label, secret):
+    result = outcome(name, REGISTRY[name].misconceptions[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+@pytest.mark.parametrize("label", sorted(chinchilla_fit.NAMED_BY_COMPARE))
+def test_fit_chinchilla_mistakes_are_named(label):
+    result = outcome("scaling.fit_chinchilla", chinchilla_fit.NAMED_BY_COMPARE[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+def _mfu_variant(*, sync_start=True, sync_end=True, six=6, per_step=True):
+    import time
+
+    def fn(step, sync, n_params, tokens_per_step, peak_flops, warmup=2, iters=5):
+        for _ in range(warmup):
+            step()
+        if sync_start:
+            sync()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        if sync_end:
+            sync()
+        seconds = (time.perf_counter() - t0) / (iters if per_step else 1)
+        return six * n_params * tokens_per_step / seconds / peak_flops
+
+    return fn
+
+
+MFU_MISTAKES = {
+    "timed without synchronising": _mfu_variant(sync_start=False, sync_end=False),
+    "2ND instead of 6ND": _mfu_variant(six=2),
+    "the warm-up's work ended up in the timing": _mfu_variant(sync_start=False),
+    "the time of all iters steps used as the time of one step": _mfu_variant(per_step=False),
+}
+
+
+@pytest.mark.parametrize("label", sorted(MFU_MISTAKES))
+def test_mfu_mistakes_are_named(label):
+    result = outcome("scaling.mfu", MFU_MISTAKES[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+# --- correct variants written differently ------------------------------------------------------
+def count_params_from_meta_module(cfg):
+    """Build the real module on the meta device and count (no arithmetic of our own)."""
+    import transformers
+
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**cfg))
+    total = sum(p.numel() for p in model.parameters())
+    non_emb = sum(p.numel() for p in model.transformer.h.parameters()) + sum(
+        p.numel() for p in model.transformer.ln_f.parameters()
+    )
+    return {"total": total, "non_embedding": non_emb}
+
+
+def flops_by_layer(cfg, n_ctx, n_tokens):
+    """Sum the matmuls of one layer shape by shape."""
+    d, v = cfg["n_embd"], cfg["vocab_size"]
+    f = cfg["n_inner"] or 4 * d
+    shapes = [(d, 3 * d), (d, d), (d, f), (f, d)]  # (k, n) of each weight, per token m = 1
+    per_layer = sum(2 * k * n for k, n in shapes)
+    attention = 2 * n_ctx * d + 2 * n_ctx * d
+    kaplan_n = per_layer // 2 * cfg["n_layer"]
+    forward = cfg["n_layer"] * (per_layer + attention) + 2 * d * v
+    return {
+        "kaplan_forward_per_token": 2 * kaplan_n + 2 * cfg["n_layer"] * n_ctx * d,
+        "forward_per_token": forward,
+        "train": forward * n_tokens + 2 * forward * n_tokens,
+        "six_nd": 6 * kaplan_n * n_tokens,
+    }
+
+
+def chinchilla_optimal_numeric(compute, law):
+    """Minimise over log N with scipy instead of the closed form."""
+    from scipy.optimize import minimize_scalar
+
+    def loss(n, d):
+        return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
+
+    res = minimize_scalar(
+        lambda ln: loss(math.exp(ln), compute / (6 * math.exp(ln))),
+        bracket=(math.log(compute) / 4, math.log(compute) / 2),
+        tol=1e-12,
+    )
+    n = math.exp(res.x)
+    n_20 = (compute / 120) ** 0.5
+    return {
+        "n_opt": n,
+        "d_opt": compute / (6 * n),
+        "loss_opt": loss(n, compute / (6 * n)),
+        "n_20": n_20,
+        "d_20": 20 * n_20,
+        "loss_20": loss(n_20, 20 * n_20),
+    }
+
+
+def fit_power_law_polyfit(x, y):
+    slope, intercept = np.polyfit(np.log(x.double().numpy()), np.log(y.double().numpy()), 1)
+    return {"alpha": float(-slope), "x_c": float(np.exp(intercept / -slope))}
+
+
+def fit_chinchilla_least_squares(n, d, loss):
+    """scipy's least_squares with a Huber loss (the same objective) from the 4 best grid points."""
+    import itertools
+
+    from scipy.optimize import least_squares
+
+    logs = [np.log(np.asarray(t, dtype=np.float64)) for t in (n, d, loss)]
+
+    def residuals(theta):
+        a, b, e, alpha, beta = theta
+        terms = np.stack([a - alpha * logs[0], b - beta * logs[1], np.full_like(logs[0], e)])
+        return np.logaddexp.reduce(terms, axis=0) - logs[2]
+
+    grid = list(itertools.product(*ref.INIT_GRID.values()))
+    starts = sorted(grid, key=lambda t: ref.chinchilla_objective(t, *logs))[:4]
+    best = min(
+        (
+            least_squares(
+                residuals,
+                s,
+                loss="huber",
+                f_scale=ref.HUBER_DELTA,
+                xtol=1e-15,
+                ftol=1e-15,
+                gtol=1e-15,
+            )
+            for s in starts
+        ),
+        key=lambda r: r.cost,
+    )
+    a, b, e, alpha, beta = best.x
+    return {"E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": alpha, "beta": beta}
+
+
+def mfu_with_flops_first(step, sync, n_params, tokens_per_step, peak_flops, warmup=2, iters=5):
+    import time
+
+    flops_per_step = 6 * n_params * tokens_per_step
+    [step() for _ in range(warmup)]
+    sync()
+    times = []
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    sync()
+    times.append(time.perf_counter() - t0)
+    return flops_per_step * iters / times[0] / peak_flops
+
+
+ALTERNATIVES = [
+    ("scaling.count_params", count_params_from_meta_module),
+    ("scaling.flops", flops_by_layer),
+    ("scaling.chinchilla_optimal", chinchilla_optimal_numeric),
+    ("scaling.fit_power_law", fit_power_law_polyfit),
+    ("scaling.fit_chinchilla", fit_chinchilla_least_squares),
+    ("scaling.mfu", mfu_with_flops_first),
+]
+
+
+@pytest.mark.parametrize("name,fn", ALTERNATIVES, ids=[f.__name__ for _, f in ALTERNATIVES])
+def test_correct_variant_passes(name, fn):
+    result = outcome(name, fn)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_cases_and_answers_cross_the_sandbox(name):
+    from autograder.checks.spec import call_target
+    from autograder.sandbox.child import encode_case, encode_outcome
+
+    check = get_check(name)
+    gen = torch.Generator().manual_seed(seed_for(name))
+    for case in check.cases(gen, "cpu"):
+        encode_case(case, None, None)
+        if check.target != "mfu":
+            encode_outcome(call_target(check.reference, case, None, None))

@@ -1,0 +1,147 @@
+"""The chapter's compute-budget explorer (course.scaling.budget_explorer) in headless Chromium and
+in node: for every budget and model it shows the N, D and losses of course.scaling's
+chinchilla_optimal and kaplan_optimal. ``check_scaling_budget`` is the widget's reference check
+(for tests/test_book.py::REFERENCE_CHECKS on the built page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from course import scaling as ref
+
+MODELS = {
+    "GPT-3 175B": {"n": 175e9, "d": 300e9},
+    "Chinchilla 70B": {"n": 70e9, "d": 1.4e12},
+    "SmolLM2-135M": {"n": 135e6, "d": 2e12},
+}
+
+
+def _set(drv, root, control: str, value) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    el = root.find_element("css selector", f'[data-testid="scaling-budget-{control}"]')
+    before = root.get_attribute("data-updates")
+    if el.get_attribute("data-kind") == "slider":
+        if el.get_attribute("value") == str(value):
+            return
+        drv.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
+            el,
+            str(value),
+        )
+    else:
+        option = json.dumps(value, separators=(",", ":"))
+        if el.get_attribute("value") == option:
+            return
+        Select(el).select_by_value(option)
+    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
+
+
+def _value(root, testid: str) -> float:
+    return float(
+        root.find_element("css selector", f'[data-testid="{testid}"]').get_attribute("data-value")
+    )
+
+
+def _expected(compute: float) -> dict[str, float]:
+    c = ref.chinchilla_optimal(compute)
+    k = ref.kaplan_optimal(compute)
+    return {
+        "scaling-budget-c": compute,
+        "scaling-budget-chinchilla-n": c["n_opt"],
+        "scaling-budget-chinchilla-d": c["d_opt"],
+        "scaling-budget-chinchilla-loss": c["loss_opt"],
+        "scaling-budget-rule20-n": c["n_20"],
+        "scaling-budget-rule20-d": c["d_20"],
+        "scaling-budget-rule20-loss": c["loss_20"],
+        "scaling-budget-kaplan-n": k["n_opt"],
+        "scaling-budget-kaplan-d": k["d_opt"],
+        "scaling-budget-kaplan-loss": ref.chinchilla_loss(k["n_opt"], k["d_opt"]),
+    }
+
+
+def check_scaling_budget(drv) -> None:
+    root = drv.find_element("css selector", '[data-widget="scaling-budget"]')
+    data = json.loads(
+        drv.execute_script(
+            "return arguments[0].querySelector('script[data-role=data]').textContent", root
+        )
+    )
+    _set(drv, root, "model", "none")
+    for log10c in (18, 21.5, 23.8, 26):
+        _set(drv, root, "log10c", log10c)
+        for testid, want in _expected(10.0**log10c).items():
+            assert _value(root, testid) == pytest.approx(want, rel=1e-9), (log10c, testid)
+    for name, m in data["models"].items():
+        _set(drv, root, "model", name)
+        for testid, want in _expected(6 * m["n"] * m["d"]).items():
+            assert _value(root, testid) == pytest.approx(want, rel=1e-9), (name, testid)
+        loss = ref.chinchilla_loss(m["n"], m["d"])
+        assert _value(root, "scaling-budget-model-loss") == pytest.approx(loss, rel=1e-9), name
+    _set(drv, root, "model", "none")
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = shutil.which("chromium") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def test_explorer_shows_the_reference_allocations(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = tmp_path / "explorer.html"
+    page.write_text(
+        f"<!doctype html><meta charset=utf-8><body>{ref.budget_explorer(MODELS).to_html()}</body>"
+    )
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+    check_scaling_budget(driver)
+
+
+def test_explorer_javascript_in_node_matches_the_reference():
+    """Without a browser: the widget's update function run by node for many budgets."""
+    import subprocess
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        pytest.skip("node is not installed")
+    budgets = [18 + 0.37 * i for i in range(22)]
+    data = {"law": ref.CHINCHILLA, "pf_day": ref.PF_DAY, "models": MODELS}
+    script = (
+        "var W = {num: function (id, v) { return '<' + id + '=' + v + '>'; },"
+        " fmt: function (x) { return String(x); }, esc: function (s) { return s; },"
+        " plot: function () { return ''; }};\n"
+        f"var update = function (v, data, out, W) {{ {ref.BUDGET_JS} }};\n"
+        f"var data = {json.dumps(data)};\n"
+        f"var budgets = {json.dumps(budgets)};\n"
+        "console.log(JSON.stringify(budgets.map(function (x) {\n"
+        "  var html = update({log10c: x, model: 'none'}, data, null, W), out = {};\n"
+        "  html.replace(/<([a-z0-9-]+)=([^>]*)>/g, function (m, id, v) { out[id] = +v; });\n"
+        "  return out; })));\n"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for x, shown in zip(budgets, json.loads(out.stdout), strict=True):
+        for testid, want in _expected(10.0**x).items():
+            assert shown[testid] == pytest.approx(want, rel=1e-9), (x, testid)
