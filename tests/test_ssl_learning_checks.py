@@ -23,6 +23,8 @@ REFERENCE = {
     "simsiam_loss": ref.simsiam_loss,
     "barlow_twins_loss": ref.barlow_twins_loss,
     "dino_loss": ref.dino_loss,
+    "cosine_unmask_schedule": ref.cosine_unmask_schedule,
+    "unmask_step": ref.unmask_step,
 }
 NAMES = sorted(n for n in REGISTRY if n.startswith("ssl_learning."))
 MISTAKES = [
@@ -215,6 +217,26 @@ def dino_stacked(s, t, c, n, st=0.1, tt=0.04, m=0.9):
     return ce[keep].mean(), new_center
 
 
+def schedule_numpy(num_tokens, steps):
+    import numpy as np
+
+    t = np.arange(1, steps + 1, dtype=np.float64)
+    return [int(v) for v in np.floor(num_tokens * np.cos(np.pi / 2 * t / steps))]
+
+
+def unmask_loops(tokens, logits, num_masked, mask_id):
+    out = tokens.clone()
+    probs = logits.double().softmax(-1)
+    for b in range(tokens.shape[0]):
+        masked = [i for i in range(tokens.shape[1]) if int(tokens[b, i]) == mask_id]
+        conf = {i: float(probs[b, i].max()) for i in masked}
+        for i in masked:
+            out[b, i] = int(probs[b, i].argmax())
+        for i in sorted(masked, key=lambda i: conf[i])[:num_masked]:
+            out[b, i] = mask_id
+    return out
+
+
 ALTERNATIVES = [
     ("ssl_learning.patchify", patchify_unfold),
     ("ssl_learning.unpatchify", unpatchify_fold),
@@ -226,6 +248,8 @@ ALTERNATIVES = [
     ("ssl_learning.simsiam_loss", simsiam_byol_form),
     ("ssl_learning.barlow_twins_loss", barlow_batchnorm),
     ("ssl_learning.dino_loss", dino_stacked),
+    ("ssl_learning.cosine_unmask_schedule", schedule_numpy),
+    ("ssl_learning.unmask_step", unmask_loops),
 ]
 
 

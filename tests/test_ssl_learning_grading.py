@@ -1,4 +1,4 @@
-"""The chapter 05-ssl assignment through the hardened grader: a full solution scores 20/20, the
+"""The chapter 05-ssl assignment through the hardened grader: a full solution scores 22/22, the
 unanswered release 0; known mistakes lose points only in their own block, with the mistake named
 (including a missing stop-gradient, seen from the gradients alone)."""
 
@@ -58,7 +58,7 @@ def test_ssl_learning_class(tmp_path):
     def messages(sid, gid):
         return " ".join(c["message"] for c in part(sid, gid)["checks"])
 
-    assert by["full"]["score"] == 20, by["full"]
+    assert by["full"]["score"] == 22, by["full"]
     assert by["stub"]["score"] == 0, by["stub"]
     assert part("same_mask", "test_random_masking")["score"] == 0
     assert "same positions masked for every sample" in messages("same_mask", "test_random_masking")

@@ -16,9 +16,9 @@
 #
 # You will write the pieces that turn unlabelled images into training signal: MAE's patches,
 # random masking and masked loss; SimCLR's NT-Xent; MoCo's queue and momentum encoder; SimSiam's
-# stop-gradient loss; Barlow Twins' redundancy-reduction loss; and DINO's centred, sharpened
-# self-distillation loss. The book's chapter uses exactly these blocks to train an encoder on the
-# scikit-learn digits.
+# stop-gradient loss; Barlow Twins' redundancy-reduction loss; DINO's centred, sharpened
+# self-distillation loss; and the sampler of masked generative models (iterative unmasking). The
+# book's chapter uses these blocks to train encoders on the scikit-learn digits.
 #
 # Each block has a **docstring contract**; keep the names and signatures. Run the test cell after
 # each answer: it runs *visible* checks that explain any mismatch. The grader runs more cases
@@ -37,6 +37,8 @@
 # Read alongside: the book's chapter *Self-supervised and contrastive learning*.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -498,4 +500,71 @@ assert _t.grad is None, "missing stop-gradient: a gradient reached teacher_out"
 check("ssl_learning.dino_loss.visible", dino_loss)
 ### BEGIN HIDDEN TESTS
 check("ssl_learning.dino_loss", dino_loss)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 9. Iterative unmasking: MaskGIT's sampler (2 points)
+#
+# *Taught in the book:* [Masked autoencoders](../../book/05-ssl/mae.md), section *Masked
+# generative models: iterative unmasking*.
+#
+# A masked generative model starts from a fully masked sequence of `N` tokens and fills it in
+# over `T` steps. Two pieces:
+#
+# **The schedule.** `cosine_unmask_schedule(num_tokens, steps)` returns a list of `steps` Python
+# ints: after step `t = 1, ..., T`, the number of tokens **still masked** is
+# `math.floor(num_tokens * math.cos(math.pi / 2 * t / steps))` (compute with Python floats and
+# `math.cos`, not float32). The last value is 0. Hidden cases: `num_tokens` 1 to 1,024, `steps`
+# 1 to 24.
+#
+# **One step.** `unmask_step(tokens, logits, num_masked, mask_id)`: `tokens` `(B, L)` int64 with
+# `mask_id` at masked positions (`mask_id >= V`, never a predicted id); `logits` `(B, L, V)` float
+# (the model's output at every position).
+#
+# 1. At every **masked** position, predict `argmax(logits)` and record its confidence, the largest
+#    **softmax probability** `softmax(logits).max(-1)`. Visible tokens never change.
+# 2. Of the masked positions of each row, put `mask_id` back at the `num_masked` ones with the
+#    **lowest** confidence (`0 <= num_masked <=` the number of masked positions in every row); the
+#    others keep their prediction.
+#
+# Return the new `(B, L)` int64 tokens. Hidden cases: B 1 to 4, L 1 to 20, V 3 to 32, every row
+# with the same number of masked positions; confidences of the masked positions differ by at
+# least 1e-3 (no ties).
+
+
+# %% nbgrader={"grade": false, "grade_id": "unmasking", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def cosine_unmask_schedule(num_tokens: int, steps: int) -> list[int]:
+    """Tokens still masked after each step t = 1..T: floor(N cos(pi/2 t/T))."""
+    ### BEGIN SOLUTION
+    return [math.floor(num_tokens * math.cos(math.pi / 2 * t / steps)) for t in range(1, steps + 1)]
+    ### END SOLUTION
+
+
+def unmask_step(
+    tokens: torch.Tensor, logits: torch.Tensor, num_masked: int, mask_id: int
+) -> torch.Tensor:
+    """Predict every masked token; re-mask the num_masked least confident of them."""
+    ### BEGIN SOLUTION
+    masked = tokens == mask_id
+    conf, pred = logits.float().softmax(-1).max(-1)
+    out = torch.where(masked, pred, tokens)
+    conf = torch.where(masked, conf, torch.full_like(conf, float("inf")))
+    if num_masked > 0:
+        lowest = torch.argsort(conf, dim=1, stable=True)[:, :num_masked]
+        out = out.scatter(1, lowest, mask_id)
+    return out
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_unmasking", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+assert cosine_unmask_schedule(16, 4) == [14, 11, 6, 0], cosine_unmask_schedule(16, 4)
+_tokens = torch.tensor([[9, 1, 9, 9]])  # mask_id 9: positions 0, 2, 3 are masked
+_logits = torch.full((1, 4, 9), -5.0)
+_logits[0, 0, 3], _logits[0, 2, 4], _logits[0, 3, 5] = 5.0, 0.5, 2.0
+assert unmask_step(_tokens, _logits, 1, 9).tolist() == [[3, 1, 9, 5]], "re-mask the least sure"
+check("ssl_learning.cosine_unmask_schedule.visible", cosine_unmask_schedule)
+check("ssl_learning.unmask_step.visible", unmask_step)
+### BEGIN HIDDEN TESTS
+check("ssl_learning.cosine_unmask_schedule", cosine_unmask_schedule)
+check("ssl_learning.unmask_step", unmask_step)
 ### END HIDDEN TESTS

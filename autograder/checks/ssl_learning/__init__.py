@@ -9,4 +9,5 @@ from autograder.checks.ssl_learning import (  # noqa: F401  (importing registers
     no_negatives,
     nt_xent,
     patchify,
+    unmasking,
 )
