@@ -53,6 +53,9 @@ print("running on", device)
 # (initialised to ones). No mean is subtracted (that would be LayerNorm). Compute in float32 and
 # return the input's dtype: cast the normalised value back, *then* multiply by the weight, as
 # Hugging Face does.
+#
+# Hidden cases: `D` from 1 to 128, 1 to 9 rows, inputs of scale 1e-3 to 3, `eps` from 1e-6 to 0.1,
+# float32 and bfloat16 inputs, gradients of the input and the weight (float32).
 
 
 # %% nbgrader={"grade": false, "grade_id": "rmsnorm", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -102,6 +105,10 @@ check("llama.rmsnorm", RMSNorm)
 # cat(-x2, x1)`, the rotation is `x * cos + rotate_half(x) * sin`, where `cos` and `sin` repeat the
 # $D_h/2$ angles twice. Positions are passed explicitly: when decoding with a cache, the new token's
 # position is the number of cached tokens.
+#
+# Hidden cases: `head_dim` from 2 to 128, 1 to 9 positions starting anywhere from 0 to about 2,000,
+# `theta` 10,000 and 500,000; `apply_rope` on float32 and bfloat16 `x` (with `cos`, `sin` in the same
+# dtype) and its gradient. Tolerances follow the float32 rounding of the angles themselves.
 
 
 # %% nbgrader={"grade": false, "grade_id": "rope", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -160,6 +167,9 @@ check("llama.apply_rope", apply_rope)
 # $\mathrm{FFN}(x) = W_\text{down}\,(\mathrm{SiLU}(W_\text{gate} x) \odot W_\text{up} x)$, no biases.
 # LLaMA sizes the hidden layer about $\tfrac{2}{3}\cdot 4D$ so that three matrices cost what two
 # did in the original Transformer.
+#
+# Hidden cases: `D` from 5 to 24, intermediate sizes 12 to 64 (not multiples of anything), 1 to 4
+# tokens, gradients of the input and every weight.
 
 
 # %% nbgrader={"grade": false, "grade_id": "swiglu", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -284,6 +294,9 @@ check("llama.attention", Attention)
 # same as in the previous step. The cache keeps them per layer. Its size is
 # $2 \cdot B \cdot L \cdot G \cdot D_h \cdot P \cdot N$ bytes (k and v, batch, length, kv heads, head dim,
 # bytes per value, layers), which is why GQA matters for long contexts.
+#
+# Hidden cases: 2 layers, 1 to 3 kv heads, a prefill of 1 to 5 tokens followed by one-token and
+# two-token updates, then `length()`.
 
 
 # %% nbgrader={"grade": false, "grade_id": "kv_cache", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -331,6 +344,15 @@ check("llama.kv_cache", KVCache)
 # Pre-normalisation: `h = x + attn(norm1(x))`, `out = h + mlp(norm2(h))`. The model embeds tokens,
 # runs the blocks, applies a final RMSNorm and a linear head (optionally tied to the embedding).
 # With a cache, positions start at `cache.length()`.
+#
+# One mistake, one deduction: the block and the model are graded with the course's RMSNorm,
+# attention and SwiGLU standing in for yours (and the model with the course's decoder block), so a
+# mistake in an earlier part is not charged again here; keep the submodule names above. With a KV
+# cache, your own attention runs (the cache is your object).
+#
+# Hidden cases: 1 to 9 query heads with `G = H`, `G = 1` and groups in between, batches of 1 and 2,
+# 1 to 9 tokens (a prompt of length 1 included), tied and untied heads, RoPE base 10,000 and 500,000,
+# parameter gradients; a prefill of 1 to 7 tokens followed by three one-token decode steps.
 
 
 # %% nbgrader={"grade": false, "grade_id": "model", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -501,6 +523,10 @@ check("llama.generate", LlamaForCausalLM)
 # row: load the row (masked to `D`), accumulate the mean square in float32, multiply by the rsqrt and
 # the weight, store. On a CPU the notebook runs Triton's interpreter (`TRITON_INTERPRET=1`), which
 # is slow but exact; on a GPU it compiles.
+#
+# Hidden cases: 1 to 7 rows, `D` from 33 to 1,000 (not powers of two: mask the tail), inputs of
+# scale 1e-3 to 3, `eps` 1e-6 to 0.1. The grader checks that a Triton kernel actually ran (it counts
+# launches), so a torch-only function scores zero here.
 
 # %% nbgrader={"grade": false, "grade_id": "triton", "locked": false, "schema_version": 3, "solution": true, "task": false}
 import triton
