@@ -63,7 +63,7 @@ from autograder.checks import check
 #   embedding (P d) and, only when untied, the output layer (V d).
 #
 # Hidden cases: GPT-2 small (124,439,808 parameters), n_layer = 0, V = 1, n_inner given or not,
-# tied and untied, random sizes up to V = 60,000, d = 2,048, L = 48, d_ff = 8,192.
+# tied and untied, random sizes up to V = 60,000, P = 4,096, d = 2,048, L = 48, d_ff = 8,192.
 
 
 # %% nbgrader={"grade": false, "grade_id": "count_params", "locked": false, "schema_version": 3, "solution": true, "task": false}
