@@ -1,7 +1,7 @@
 """Chapter 01-bert-gpt: the references against independent oracles (never against themselves).
 
 Oracles: torch's scaled_dot_product_attention, nn.MultiheadAttention and nn.TransformerEncoderLayer;
-Hugging Face's BertEmbeddings, BertModel, GPT2LMHeadModel (random small configs, weights copied in,
+Hugging Face's BertEmbeddings, BertLayer, BertModel, GPT2Block, GPT2LMHeadModel (random small configs, weights copied in,
 and all-MiniLM-L6-v2's real weights), DataCollatorForLanguageModeling (masking rates), TopKLogitsWarper.
 """
 
@@ -364,3 +364,50 @@ def test_fused_attention_swap_keeps_minilm_outputs():
     got = ref.encode_sentences(ref.use_fused_attention(model), tok, sentences)
     assert isinstance(model.layers[0].self_attn.sdpa, ref.FusedSDPA)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_encoder_layer_matches_hf_bert_layer():
+    """One Hugging Face BertLayer (eager attention, no mask) with its weights renamed."""
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    g = gen(12)
+    theirs = BertLayer(_bert_config()).eval()
+    _randomise(theirs, g, 0.2)
+    hf = {f"encoder.layer.0.{k}": v for k, v in theirs.state_dict().items()}
+    mine = ref.EncoderLayer(32, 4, 48)
+    renamed = ref.bert_state_from_hf(hf)
+    mine.load_state_dict({k.removeprefix("layers.0."): v for k, v in renamed.items()})
+    x = torch.randn(2, 7, 32, generator=g)
+    out = theirs(x)
+    out = out[0] if isinstance(out, tuple) else out
+    torch.testing.assert_close(mine(x), out, rtol=1e-4, atol=1e-5)
+
+
+def test_decoder_block_matches_hf_gpt2_block():
+    """One Hugging Face GPT2Block (eager attention) with an additive causal mask, weights renamed
+    from its Conv1D layout."""
+    from transformers import GPT2Config
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
+    g = gen(13)
+    cfg = GPT2Config(
+        n_embd=24, n_head=3, n_layer=1, n_positions=16, resid_pdrop=0.0, attn_pdrop=0.0,
+        attn_implementation="eager",
+    )  # fmt: skip
+    theirs = GPT2Block(cfg).eval()
+    _randomise(theirs, g, 0.2)
+    hf = {f"h.0.{k}": v for k, v in theirs.state_dict().items()}
+    hf |= {"wte.weight": torch.zeros(5, 24), "wpe.weight": torch.zeros(16, 24)}
+    hf |= {"ln_f.weight": torch.ones(24), "ln_f.bias": torch.zeros(24)}
+    block = {
+        k.removeprefix("layers.0."): v
+        for k, v in ref.gpt2_state_from_hf(hf).items()
+        if k.startswith("layers.0.")
+    }
+    mine = ref.DecoderBlock(24, 3)
+    mine.load_state_dict(block)
+    x = torch.randn(2, 6, 24, generator=g)
+    causal = torch.full((6, 6), float("-inf")).triu(1)[None, None]
+    out = theirs(x, attention_mask=causal)
+    out = out[0] if isinstance(out, tuple) else out
+    torch.testing.assert_close(mine(x), out, rtol=1e-4, atol=1e-5)
