@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.spec import Check, register
-
-
-def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
-    """A uniform integer in [lo, hi] drawn from ``gen``."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+from autograder.checks.spec import rand_int, register_pair
 
 
 def _rf(gen: torch.Generator, lo: float, hi: float) -> float:
@@ -24,16 +19,5 @@ def _randn(gen, *shape, scale=1.0, dtype=torch.float32):
     return (torch.randn(shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
 
 
-def _both(name, target, reference, cases, **kw):
-    """Register ``name.visible`` (cases(..., visible=True)) and the hidden ``name``."""
-    register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+_both = register_pair  # the visible/hidden pair (spec.register_pair)
+_ri = rand_int
