@@ -335,6 +335,40 @@ class SlidingWindowLlamaForCausalLM(LlamaForCausalLM):
         return super().new_cache()
 
 
+class NoPELlamaModel(LlamaModel):
+    """LLaMA where every ``interval``-th layer (layers interval-1, 2*interval-1, ...) uses no
+    positional encoding (NoPE), as SmolLM3 (``no_rope_layer_interval = 4``); the others use RoPE.
+
+    A NoPE layer is the same block given cos = 1 and sin = 0, i.e. the identity rotation.
+    """
+
+    def __init__(self, config: LlamaConfig, interval: int = 4):
+        super().__init__(config)
+        self.use_rope = [(i + 1) % interval != 0 for i in range(config.num_hidden_layers)]
+
+    def forward(self, input_ids, cache=None, attention_mask=None):
+        b, t = input_ids.shape
+        past = cache.length() if cache is not None else 0
+        positions = torch.arange(past, past + t, device=input_ids.device).expand(b, t)
+        x = self.embed_tokens(input_ids)
+        cos, sin = rope_cos_sin(self.config.head_dim, positions, self.config.rope_theta, x.dtype)
+        one, zero = torch.ones_like(cos), torch.zeros_like(sin)
+        mask = causal_mask(t, past + t, attention_mask, x.device)
+        for layer, rope in zip(self.layers, self.use_rope):
+            x = layer(x, cos if rope else one, sin if rope else zero, mask, cache)
+        return self.norm(x)
+
+
+class NoPELlamaForCausalLM(LlamaForCausalLM):
+    """:class:`course.llama.LlamaForCausalLM` with SmolLM3's NoPE layers; same weights."""
+
+    def __init__(self, config: LlamaConfig, interval: int = 4):
+        super().__init__(config)
+        self.model = NoPELlamaModel(config, interval)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. QK-norm attention and the OLMo 2 post-norm block
 

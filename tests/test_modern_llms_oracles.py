@@ -309,3 +309,31 @@ def test_post_norm_block_matches_olmo2_decoder_layer():
     want = hf(x, attention_mask=mask, position_embeddings=(cos, sin))
     want = want[0] if isinstance(want, tuple) else want
     torch.testing.assert_close(ours(x, cos, sin, mask), want)
+
+
+# --- NoPE layers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("layers,interval", [(4, 4), (6, 2), (3, 4)])
+def test_nope_model_matches_smollm3(layers, interval):
+    from transformers import SmolLM3Config, SmolLM3ForCausalLM
+
+    cfg = llama.LlamaConfig(
+        vocab_size=37, hidden_size=32, intermediate_size=40, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=True,
+    )  # fmt: skip
+    ours = _randomise(ref.NoPELlamaForCausalLM(cfg, interval), 20).eval()
+    hf_cfg = SmolLM3Config(
+        vocab_size=37, hidden_size=32, intermediate_size=40, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=True,
+        no_rope_layer_interval=interval, use_sliding_window=False, pad_token_id=0,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )  # fmt: skip
+    hf_cfg._attn_implementation = "sdpa"
+    hf = SmolLM3ForCausalLM(hf_cfg).eval()
+    hf.load_state_dict(ours.state_dict(), strict=True)
+    assert [not r for r in ours.model.use_rope] == [not h for h in hf_cfg.no_rope_layers]
+    ids = torch.randint(0, 37, (2, 9), generator=_gen(21))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), hf(ids).logits)
+        cache = ours.new_cache()  # the NoPE model decodes with the ordinary cache
+        steps = [ours(ids[:, :5], cache)] + [ours(ids[:, i : i + 1], cache) for i in range(5, 9)]
+        torch.testing.assert_close(torch.cat(steps, 1), hf(ids).logits, atol=1e-5, rtol=1e-4)
