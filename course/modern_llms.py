@@ -289,8 +289,8 @@ class RollingKVCache:
         v_att = torch.cat([self.v[layer][:, :, old], v], dim=2)
         m = min(t, w)
         new = torch.arange(p0 + t - m, p0 + t, device=k.device) % w
-        self.k[layer] = self.k[layer].index_copy(2, new, k[:, :, t - m :])
-        self.v[layer] = self.v[layer].index_copy(2, new, v[:, :, t - m :])
+        self.k[layer].index_copy_(2, new, k[:, :, t - m :])  # in place: the ring never moves
+        self.v[layer].index_copy_(2, new, v[:, :, t - m :])
         self.seen[layer] = p0 + t
         return k_att, v_att
 
