@@ -82,6 +82,25 @@ def test_moe_with_shared_expert_matches_deepseek_v2_moe():
     torch.testing.assert_close(ours(x)[0], hf(x))
 
 
+@pytest.mark.parametrize("norm_topk_prob", [True, False])
+def test_moe_matches_qwen3_moe_block(norm_topk_prob):
+    """Qwen3-MoE: softmax over all experts, top-k, renormalised when norm_topk_prob is set."""
+    from transformers import Qwen3MoeConfig
+    from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBlock
+
+    cfg = Qwen3MoeConfig(
+        hidden_size=16, num_attention_heads=2, num_key_value_heads=2, moe_intermediate_size=10,
+        num_experts=8, num_experts_per_tok=3, norm_topk_prob=norm_topk_prob,
+    )  # fmt: skip
+    ours = _randomise(ref.MoE(16, 10, 8, 3, normalize_topk=norm_topk_prob), 22)
+    hf = Qwen3MoeSparseMoeBlock(cfg).eval()
+    with torch.no_grad():
+        hf.gate.weight.copy_(ours.gate.weight)
+    _experts_into(hf.experts, ours)
+    x = torch.randn(2, 6, 16, generator=_gen(23))
+    torch.testing.assert_close(ours(x)[0], hf(x))
+
+
 @pytest.mark.parametrize("masked", [False, True])
 def test_load_balancing_loss_matches_mixtral(masked):
     from transformers.models.mixtral.modeling_mixtral import load_balancing_loss_func
