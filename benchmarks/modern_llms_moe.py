@@ -13,7 +13,8 @@ Run: .venv/bin/python benchmarks/modern_llms_moe.py [--tokens 1024] [--rounds 3]
    cache already holds n tokens, with the full cache vs the rolling cache of a window of 256
    (``course.modern_llms.SlidingWindowLlamaForCausalLM``); the cache bytes each holds.
 3. KV-cache bytes per token measured on the modules' caches == the formula, for MHA/GQA/MQA/MLA.
-Medians of ``--rounds`` rounds after one warm-up, in CPU seconds of this process (the strategies\ninterleaved in every round), because the machine running the book is shared.
+Medians of ``--rounds`` rounds after one warm-up, in CPU seconds of this process (the strategies
+interleaved in every round), on one thread, because the machine running the book is shared.
 """
 
 from __future__ import annotations
@@ -197,6 +198,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    # One thread: with other processes on the machine, idle OpenMP workers spin and their waiting
+    # would be counted as CPU time; one thread measures the work itself.
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
     moe = moe_dispatch(args.tokens, args.rounds)
     window = window_decode(args.rounds)
