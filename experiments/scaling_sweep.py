@@ -5,10 +5,11 @@ Two parts:
 
 * ``sweep``: six sizes from about 3 thousand to about 440 thousand non-embedding parameters, the
   same token budget for each, held-out loss (Hamlet) vs N on log-log axes;
-* ``isoflop``: a fixed compute budget C = 6 N D (N non-embedding), four sizes, D = C / (6 N): the
+* ``isoflop``: a fixed compute budget C = 6 N D (N non-embedding), five sizes, D = C / (6 N): the
   loss minimum along the slice, to compare with the 20-tokens-per-parameter rule.
 
-Run: .venv/bin/python experiments/scaling_sweep.py   (about 15 minutes on one idle CPU thread)
+Run: .venv/bin/python experiments/scaling_sweep.py   (about 20 minutes on one idle CPU thread;
+the page prints the time each run took here)
 Writes book/_static/scaling_sweep.json, which book/02-scaling-laws pages read. Seeds are fixed, so a
 rerun reproduces the losses within run-to-run noise of the CPU kernels (about 0.01 nat).
 """
@@ -38,7 +39,7 @@ VOCAB = 256  # bytes
 SIZES = [(16, 1, 2), (24, 1, 2), (32, 2, 2), (48, 2, 4), (64, 3, 4), (96, 4, 4)]
 SWEEP_TOKENS = 3_200_000
 ISO_C = 6e11  # FLOPs, C = 6 N D
-ISO_SIZES = [(32, 2, 2), (48, 2, 4), (64, 3, 4), (96, 4, 4)]
+ISO_SIZES = [(24, 1, 2), (32, 2, 2), (48, 2, 4), (64, 3, 4), (96, 4, 4)]
 #: finished runs (one JSON line each), so that an interrupted sweep resumes where it stopped; every
 #: run seeds its own generators, so a resumed sweep equals an uninterrupted one
 CACHE = Path(os.environ.get("SCALING_SWEEP_CACHE", "/tmp/scaling_sweep_cache.jsonl"))

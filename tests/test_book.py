@@ -26,6 +26,7 @@ from conftest import ROOT
 from test_bert_gpt_widget import check_attention_mask
 from test_foundation_widget import check_clip_similarity, check_log_mel
 from test_modern_llms_widget import check_arch_explorer
+from test_scaling_widget import check_scaling_budget
 from test_ssl_learning_widget import check_ntxent_explorer
 from test_tokenization_viewer import check_tokenizer_viewer
 
@@ -512,6 +513,7 @@ REFERENCE_CHECKS = {
     "ntxent-explorer": check_ntxent_explorer,  # tests/test_ssl_learning_widget.py
     "clip-similarity": check_clip_similarity,  # tests/test_foundation_widget.py
     "log-mel": check_log_mel,  # tests/test_foundation_widget.py
+    "scaling-budget": check_scaling_budget,  # tests/test_scaling_widget.py
 }
 
 

@@ -234,7 +234,7 @@ check("scaling.fit_power_law", fit_power_law)
 # The check accepts any parameters whose objective is within 0.1% (plus 1e-9 per point) of the
 # best fit's. Hidden cases: exact points of the published law (your fit must recover it), noisy
 # points (0.3-1%, a secret seed) of random laws with N in [1e6, 1e10] and D in [1e8, 1e12], and
-# the chapter's own 10 CPU runs.
+# the chapter's own 11 CPU runs.
 
 
 # %% nbgrader={"grade": false, "grade_id": "fit_chinchilla", "locked": false, "schema_version": 3, "solution": true, "task": false}

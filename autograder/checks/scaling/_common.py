@@ -41,12 +41,13 @@ def random_config(rng: random.Random) -> dict:
     }
 
 
-def sweep_points() -> list[tuple[int, int, float]] | None:
-    """(non-embedding N, tokens D, held-out loss) of the chapter's CPU sweep, if its JSON exists."""
+def sweep_points(part: str | None = None) -> list[tuple[int, int, float]] | None:
+    """(non-embedding N, tokens D, held-out loss) of the chapter's CPU runs, if their JSON exists:
+    ``part`` "sweep" (same token budget), "isoflop" (same compute) or None (both)."""
     if not SWEEP_JSON.exists():
         return None
     data = json.loads(SWEEP_JSON.read_text())
-    rows = data["sweep"] + data["isoflop"]
+    rows = data[part] if part else data["sweep"] + data["isoflop"]
     return [(r["non_embedding_params"], r["tokens"], r["heldout_loss"]) for r in rows]
 
 

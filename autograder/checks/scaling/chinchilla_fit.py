@@ -170,7 +170,7 @@ def _cases(gen, device):
     if points:
         n, d, loss = (list(map(float, col)) for col in zip(*points))
         yield Case(
-            "the chapter's CPU sweep and IsoFLOP runs (12 real losses)", [Step((n, d, loss))]
+            f"the chapter's CPU sweep and IsoFLOP runs ({len(n)} real losses)", [Step((n, d, loss))]
         )
 
 

@@ -74,9 +74,8 @@ def _cases(gen, device):
             f"alpha={alpha:.3f}, x_c={x_c:.3g}, {n} points, noise {noise}, {str(dtype)[6:]}",
             [Step((x, y))],
         )
-    points = sweep_points()
-    if points:
-        sweep = points[:7]
+    sweep = sweep_points("sweep")
+    if sweep:
         x = torch.tensor([p[0] for p in sweep], dtype=torch.float64)
         y = torch.tensor([p[2] for p in sweep], dtype=torch.float64)
         yield Case("the chapter's CPU sweep: held-out loss vs N", [Step((x, y))])
