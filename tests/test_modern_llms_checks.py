@@ -13,6 +13,7 @@ from torch.nn import functional as F
 import autograder.checks.modern_llms  # noqa: F401  (registers the checks)
 from autograder.checks.modern_llms import _common as C
 from autograder.checks.modern_llms.post_norm import SUBMODULES
+from autograder.checks.modern_llms.qk_norm import _NormAfterRope
 from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
 
 NAMES = sorted(n for n in REGISTRY if n.startswith("modern_llms."))
@@ -46,7 +47,7 @@ def test_seven_blocks_each_with_visible_and_hidden_checks():
         "post_norm",
     }
     assert all(f"modern_llms.{b}.visible" in REGISTRY for b in blocks)
-    assert set(SUBMODULES.values()) <= set(NAMES)
+    assert {s.check for s in SUBMODULES.values()} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -158,10 +159,13 @@ class FusedQKNorm(C.QKNormAttention):
     fused = True  # torch's scaled_dot_product_attention instead of the explicit softmax
 
 
-class FusedPostNorm(C.PostNormBlock):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.self_attn.fused = True
+class PostNormFunctional(C.PostNormBlock):
+    """The branch norms through torch's F.rms_norm instead of the RMSNorm modules' forward."""
+
+    def forward(self, x, cos, sin):
+        n1, n2 = self.post_attention_layernorm, self.post_feedforward_layernorm
+        h = x + F.rms_norm(self.self_attn(x, cos, sin), (x.shape[-1],), n1.weight, n1.eps)
+        return h + F.rms_norm(self.mlp(h), (x.shape[-1],), n2.weight, n2.eps)
 
 
 ALTERNATIVES = [
@@ -171,7 +175,7 @@ ALTERNATIVES = [
     ("modern_llms.sliding_window", window_mask_loops),
     ("modern_llms.rolling_cache", HistoryCache),
     ("modern_llms.qk_norm", FusedQKNorm),
-    ("modern_llms.post_norm", FusedPostNorm),
+    ("modern_llms.post_norm", PostNormFunctional),
 ]
 
 
@@ -187,3 +191,21 @@ def test_dense_moe_is_not_the_reference_code():
     x = torch.randn(1, 3, 8)
     torch.testing.assert_close(m(x)[0], C.MoE.forward(m, x)[0])
     assert F.softmax(m(x)[1], -1).shape == (3, 4)
+
+
+class PostNormWithWrongAttention(C.PostNormBlock):
+    """A correct block around an attention that normalises after RoPE (part 6's mistake)."""
+
+    def __init__(self, hidden_size, intermediate_size, num_heads, num_kv_heads, eps=1e-6):
+        super().__init__(hidden_size, intermediate_size, num_heads, num_kv_heads, eps)
+        self.self_attn = _NormAfterRope(hidden_size, num_heads, num_kv_heads, eps)
+
+    def forward(self, x, cos, sin):
+        h = x + self.post_attention_layernorm(self.self_attn(x, cos, sin))
+        return h + self.post_feedforward_layernorm(self.mlp(h))
+
+
+def test_one_mistake_one_deduction_post_norm_is_graded_with_the_reference_attention():
+    assert not outcome("modern_llms.qk_norm", _NormAfterRope).passed
+    result = outcome("modern_llms.post_norm", PostNormWithWrongAttention)
+    assert result.passed, result.message

@@ -37,6 +37,24 @@ def test_modern_llms_class(tmp_path):
         replaced("load_balancing", "return e * torch.dot(f, p)", "return torch.dot(f, p)"),
         **kw,
     )
+    # block 6: QK-norm after RoPE; block 7 uses that attention but is graded with the reference's
+    cells = replaced(
+        "qk_norm",
+        "q = self.q_norm(self.q_proj(x).view(b, t, self.h, self.dh)).transpose(1, 2)",
+        "q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)",
+    )
+    cells["qk_norm"] = (
+        cells["qk_norm"]
+        .replace(
+            "k = self.k_norm(self.k_proj(x).view(b, t, self.g, self.dh)).transpose(1, 2)",
+            "k = self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)",
+        )
+        .replace(
+            "q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)",
+            "q = self.q_norm(apply_rope(q, cos, sin))\n        k = self.k_norm(apply_rope(k, cos, sin))",
+        )
+    )
+    write_submission(subs, "norm_after_rope", cells, **kw)
     results, _ = grade_class(Course(ROOT), CH, subs, out, workers=2, db_url=None)
     by = {r["student_id"]: r for r in results}
 
@@ -52,6 +70,9 @@ def test_modern_llms_class(tmp_path):
     assert "window + 1 keys" in messages("window_plus_one", "test_sliding_window")
     assert part("no_scale", "test_load_balancing")["score"] == 0
     assert "number of experts" in messages("no_scale", "test_load_balancing")
-    for sid in ("window_plus_one", "no_scale"):
+    assert part("norm_after_rope", "test_qk_norm")["score"] == 0
+    assert "after RoPE" in messages("norm_after_rope", "test_qk_norm")
+    assert part("norm_after_rope", "test_post_norm")["score"] == 1  # one mistake, one deduction
+    for sid in ("window_plus_one", "no_scale", "norm_after_rope"):
         others = [p for p in by[sid]["notebooks"][0]["parts"] if p["score"] < p["points"]]
         assert len(others) == 1, (sid, others)

@@ -74,16 +74,17 @@ class QKNormAttention(ref.QKNormAttention):
 
 
 class PostNormBlock(ref.PostNormDecoderLayer):
-    """Contract: OLMo 2's block with ``self_attn`` a QKNormAttention and ``mlp`` a SwiGLU."""
+    """Contract: OLMo 2's block with ``self_attn`` a QKNormAttention (the contract of part 6,
+    called as ``self_attn(x, cos, sin)``) and ``mlp`` a SwiGLU."""
 
     def __init__(self, hidden_size, intermediate_size, num_heads, num_kv_heads, eps=1e-6):
         cfg = _config(hidden_size, num_heads, num_kv_heads, intermediate_size, eps)
         super().__init__(cfg, 0, per_head=True)
-        self.self_attn.fused = False
+        self.self_attn = QKNormAttention(hidden_size, num_heads, num_kv_heads, eps)
 
     def forward(self, x, cos, sin):
-        t = x.shape[1]
-        return super().forward(x, cos, sin, llama.causal_mask(t, t, None, x.device))
+        h = x + self.post_attention_layernorm(self.self_attn(x, cos, sin))
+        return h + self.post_feedforward_layernorm(self.mlp(h))
 
 
 def _both(name, target, reference, cases, **kw):

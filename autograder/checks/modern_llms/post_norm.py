@@ -1,32 +1,38 @@
 """``modern_llms.post_norm``: OLMo 2's decoder block, each residual branch closed by an RMSNorm.
 
 The block contains the graded ``QKNormAttention`` as ``self_attn`` (and the given SwiGLU as
-``mlp``). ``SUBMODULES`` records which graded block each attribute is, so that the grader can
-replace it by the reference and not charge an attention mistake twice (one mistake, one
-deduction) once ``spec.Check`` takes that mapping.
+``mlp``). ``SUBMODULES`` declares it: while this check runs, the student's ``self_attn`` answers
+with the reference attention on the student's own parameters, so an attention mistake is charged
+in part 6 only (one mistake, one deduction; see ``autograder.checks.inject``).
 
 Known mistakes, then the cases, then the registration.
 """
 
 from __future__ import annotations
 
-from autograder.checks.modern_llms._common import PostNormBlock, _both, _randn, _rope
+from autograder.checks.inject import Submodule
+from autograder.checks.modern_llms._common import (
+    PostNormBlock,
+    QKNormAttention,
+    _both,
+    _randn,
+    _rope,
+)
 from autograder.checks.spec import Case, Step
-from course.llama import causal_mask
-
-SUBMODULES = {"self_attn": "modern_llms.qk_norm"}
 
 
-def _mask(x):
-    t = x.shape[1]
-    return causal_mask(t, t, None, x.device)
+def _attention(init):
+    return QKNormAttention(init["hidden_size"], init["num_heads"], init["num_kv_heads"])
+
+
+SUBMODULES = {"self_attn": Submodule("modern_llms.qk_norm", _attention)}
 
 
 class _NormOnStream(PostNormBlock):
     """The 2017 post-LN placement: norm(x + f(x)), the residual stream itself normalised."""
 
     def forward(self, x, cos, sin):
-        h = self.post_attention_layernorm(x + self.self_attn(x, cos, sin, _mask(x)))
+        h = self.post_attention_layernorm(x + self.self_attn(x, cos, sin))
         return self.post_feedforward_layernorm(h + self.mlp(h))
 
 
@@ -34,7 +40,7 @@ class _PreNorm(PostNormBlock):
     """LLaMA's pre-norm placement with the same two norms: x + f(norm(x))."""
 
     def forward(self, x, cos, sin):
-        h = x + self.self_attn(self.post_attention_layernorm(x), cos, sin, _mask(x))
+        h = x + self.self_attn(self.post_attention_layernorm(x), cos, sin)
         return h + self.mlp(self.post_feedforward_layernorm(h))
 
 
@@ -67,6 +73,7 @@ _both(
     "PostNormBlock",
     PostNormBlock,
     _cases,
+    submodules=SUBMODULES,
     misconceptions={
         "the norm is applied to the residual stream, norm(x + f(x)) (the 2017 post-LN), instead "
         "of closing the branch, x + norm(f(x))": _NormOnStream,
