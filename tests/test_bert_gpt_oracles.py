@@ -1,8 +1,9 @@
 """Chapter 01-bert-gpt: the references against independent oracles (never against themselves).
 
 Oracles: torch's scaled_dot_product_attention, nn.MultiheadAttention and nn.TransformerEncoderLayer;
-Hugging Face's BertEmbeddings, BertLayer, BertModel, GPT2Block, GPT2LMHeadModel (random small configs, weights copied in,
-and all-MiniLM-L6-v2's real weights), DataCollatorForLanguageModeling (masking rates), TopKLogitsWarper.
+Hugging Face's BertEmbeddings, BertLayer, BertModel, GPT2Block, GPT2LMHeadModel (random small
+configs, weights copied in, and all-MiniLM-L6-v2's real weights), DataCollatorForLanguageModeling
+(masking rates), TopKLogitsWarper and greedy generate.
 """
 
 import os
