@@ -64,7 +64,7 @@ def _cases(gen, device):
     rng = _rng(gen)
     settings = [(2, 5), (1, 4), (3, 8), (2, 6)]
     for warmup, iters in settings:
-        timed = 0.05 + 0.01 * rng.randint(0, 3)  # the timed steps' work, drained by sync()
+        timed = 0.15 + 0.02 * rng.randint(0, 3)  # the timed steps' work, drained by sync()
         step = Sleeper(warm_s=0.0)
         sync = Sleeper(warm_s=timed, cold_s=2 * timed, cold_calls=1)
         kw = {
