@@ -455,7 +455,7 @@ check("modern_llms.rolling_cache", RollingKVCache)
 #
 # `attention_mask` (B, T) optional, 1 = real token, 0 = (left) padding: padded keys get no
 # attention; a padded *query* row's output is unspecified (the grader skips it). Hidden cases:
-# 1 to 8 query heads, G = H, G = 1 and in between, length 1, padding, bfloat16, large inputs,
+# 2 to 8 query heads, G = H, G = 1 and in between, length 1, padding, bfloat16, large inputs,
 # gradients with respect to `x` and every parameter.
 
 
@@ -515,9 +515,11 @@ check("modern_llms.qk_norm", QKNormAttention)
 #
 # $$h = x + \mathrm{Norm}_1(\mathrm{Attn}(x)), \qquad y = h + \mathrm{Norm}_2(\mathrm{MLP}(h)).$$
 #
-# Build it from your `QKNormAttention` as `self.self_attn` (causal, no padding here),
+# Build it from your `QKNormAttention` as `self.self_attn`, called as `self.self_attn(x, cos, sin)`
+# (causal, no padding here; while this part is graded, your attention's forward is replaced by the
+# reference's on your parameters, so a mistake in part 6 is not charged twice),
 # `SwiGLU(hidden_size, intermediate_size)` as `self.mlp`, and `RMSNorm(hidden_size, eps)` as
-# `self.post_attention_layernorm` and `self.post_feedforward_layernorm`. Hidden cases: 1 to 6
+# `self.post_attention_layernorm` and `self.post_feedforward_layernorm`. Hidden cases: 2 to 6
 # heads, one token, gradients with respect to `x` and every parameter.
 
 
