@@ -356,3 +356,43 @@ def test_nope_model_matches_smollm3(layers, interval):
         cache = ours.new_cache()  # the NoPE model decodes with the ordinary cache
         steps = [ours(ids[:, :5], cache)] + [ours(ids[:, i : i + 1], cache) for i in range(5, 9)]
         torch.testing.assert_close(torch.cat(steps, 1), hf(ids).logits, atol=1e-5, rtol=1e-4)
+
+
+# --- Gemma 3: QK-norm and a sliding window in one layer -----------------------------------------
+@pytest.mark.parametrize("layer_type,window", [("sliding_attention", 3), ("full_attention", 3)])
+def test_windowed_qk_norm_attention_matches_gemma3(layer_type, window):
+    """Gemma 3's attention = the course's per-head QK-norm attention with the window mask.
+
+    Gemma's RMSNorm scales by (1 + w): its weights are ours minus one; its score scale is
+    query_pre_attn_scalar ** -0.5 (= head_dim here); sliding layers get the window mask.
+    """
+    from transformers import Gemma3TextConfig
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3Attention
+
+    hf_cfg = Gemma3TextConfig(
+        hidden_size=24, num_attention_heads=6, num_key_value_heads=2, head_dim=4,
+        query_pre_attn_scalar=4, rms_norm_eps=1e-5, sliding_window=window, attention_bias=False,
+        layer_types=[layer_type], num_hidden_layers=1, attn_logit_softcapping=None,
+    )  # fmt: skip
+    hf_cfg._attn_implementation = "sdpa"
+    ours = _randomise(ref.QKNormAttention(_our_cfg(), per_head=True), 24)
+    hf = Gemma3Attention(hf_cfg, 0).eval()
+    state = dict(ours.state_dict())
+    for name in ("q_norm.weight", "k_norm.weight"):
+        state[name] = state[name] - 1.0
+    hf.load_state_dict(state, strict=True)
+    t = 8
+    x, cos, sin, _ = _inputs(t)
+    from transformers.masking_utils import (
+        causal_mask_function,
+        sliding_window_causal_mask_function,
+    )
+
+    fn = causal_mask_function
+    if layer_type == "sliding_attention":
+        fn = sliding_window_causal_mask_function(window)
+    zero, idx = torch.tensor(0), torch.arange(t)
+    hf_mask = fn(zero, zero, idx[:, None], idx[None, :]).expand(2, 1, t, t)  # transformers' rule
+    want = hf(x, (cos, sin), hf_mask)[0]
+    ours_mask = ref.sliding_window_mask(t, t, window if layer_type == "sliding_attention" else t)
+    torch.testing.assert_close(ours(x, cos, sin, ours_mask.expand(2, 1, t, t)), want)
