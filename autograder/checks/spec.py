@@ -448,7 +448,7 @@ def run_check(
             return CheckResult(check.name, False, f"[{case.label}] {exc}{_injected(check)}", n)
         msg = _compare(check, case, expected, got)
         if msg:
-            hint = _misconception(check, case, state, got)
+            hint = _misconception(check, case, state, got, expected)
             return CheckResult(
                 check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
             )
@@ -559,7 +559,10 @@ def compare_outcomes(
     return None
 
 
-def _misconception(check: Check, case: Case, state, got: Outcome) -> str:
+def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outcome) -> str:
+    """The named mistake whose output the student's matches, if any. A mistake whose output equals
+    the reference's on this case says nothing (the student's error is elsewhere, e.g. in a
+    gradient), so it is never named."""
     for label, variant in check.misconceptions.items():
         try:
             wrong = call_target(
@@ -570,6 +573,8 @@ def _misconception(check: Check, case: Case, state, got: Outcome) -> str:
             )
         except Exception:  # a variant that cannot run on this case says nothing
             continue
+        if all(diagnose(w, e, check.tol) is None for w, e in zip(wrong.outputs, expected.outputs)):
+            continue  # indistinguishable from the right answer on this case
         if all(diagnose(w, g, check.tol) is None for w, g in zip(wrong.outputs, got.outputs)):
             return f". Your output matches a common mistake: {label}."
     return ""
