@@ -13,13 +13,9 @@ from __future__ import annotations
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
-from autograder.checks.spec import Check, register
+from autograder.checks.spec import rand_int, register_pair
 from course import llama
 from course import modern_llms as ref
-
-
-def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
 
 
 def _randn(gen, *shape, scale=1.0, dtype=torch.float32):
@@ -87,15 +83,5 @@ class PostNormBlock(ref.PostNormDecoderLayer):
         return h + self.post_feedforward_layernorm(self.mlp(h))
 
 
-def _both(name, target, reference, cases, **kw):
-    register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+_both = register_pair  # the visible/hidden pair (spec.register_pair)
+_ri = rand_int

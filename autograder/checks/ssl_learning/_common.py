@@ -13,12 +13,7 @@ from dataclasses import replace
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
-from autograder.checks.spec import Case, Check, Outcome, compare_outcomes, register
-
-
-def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
-    """A random int in [lo, hi], from ``gen`` only."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+from autograder.checks.spec import Case, Outcome, compare_outcomes, rand_int, register_pair
 
 
 def _randn(gen: torch.Generator, *shape, scale: float = 1.0, dtype=torch.float32):
@@ -64,16 +59,10 @@ def stop_gradient_compare(arg_names: dict[int, str]):
 
 
 def both(name: str, target: str, reference, cases, **kw) -> None:
-    """Register the visible check ``<name>.visible`` and the hidden check ``<name>``."""
+    """Register the visible check ``<name>.visible`` and the hidden check ``<name>`` (bf16
+    tolerances unless given)."""
     kw.setdefault("tol", BF16)
-    register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+    register_pair(name, target, reference, cases, **kw)
+
+
+_ri = rand_int
