@@ -207,3 +207,42 @@ def test_flash_attention_in_torch_is_refused():
     """Right values computed with torch operations: no Triton kernel ran, so no points."""
     result = outcome("bert_gpt.flash_attention.visible", ref.online_softmax_attention)
     assert not result.passed and "no Triton kernel ran" in result.message
+
+
+# --- one mistake, one deduction ---------------------------------------------------------------------
+class _WrongSDPA(ref.SDPA):
+    def forward(self, q, k, v, attention_mask=None, causal=False):
+        return ref.scaled_dot_product_attention(q * 2.0, k, v, attention_mask, causal)
+
+
+class MHAAroundWrongSDPA(ref.MultiHeadAttention):
+    def __init__(self, hidden_size, num_heads):
+        super().__init__(hidden_size, num_heads)
+        self.sdpa = _WrongSDPA()
+
+
+class LayerAroundWrongMHA(ref.EncoderLayer):
+    def __init__(self, hidden_size, num_heads, intermediate_size, eps=1e-12):
+        super().__init__(hidden_size, num_heads, intermediate_size, eps)
+        self.self_attn = MHAAroundWrongSDPA(hidden_size, num_heads)
+
+
+class BlockAroundWrongMHA(ref.DecoderBlock):
+    def __init__(self, hidden_size, num_heads, eps=1e-5):
+        super().__init__(hidden_size, num_heads, eps)
+        self.self_attn = MHAAroundWrongSDPA(hidden_size, num_heads)
+
+
+@pytest.mark.parametrize(
+    "name,obj",
+    [
+        ("bert_gpt.mha", MHAAroundWrongSDPA),
+        ("bert_gpt.encoder_layer", LayerAroundWrongMHA),
+        ("bert_gpt.decoder_block", BlockAroundWrongMHA),
+    ],
+)
+def test_composite_is_graded_with_the_reference_sub_blocks(name, obj):
+    """A wrong attention core is charged in part 1 only: the composites around it pass, because
+    their graded sub-blocks answer with the reference while they are checked."""
+    assert not outcome("bert_gpt.sdpa", _WrongSDPA()).passed
+    assert outcome(name, obj).passed, outcome(name, obj).message

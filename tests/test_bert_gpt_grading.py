@@ -56,7 +56,7 @@ def test_bert_gpt_class(tmp_path):
         ),
         **kw,
     )
-    # part 1: scores divided by Dh (parts built on it fail too until submodules are swapped)
+    # part 1: scores divided by Dh (the parts built on it use the reference attention meanwhile)
     write_submission(
         subs,
         "scaled_by_d",
@@ -78,10 +78,10 @@ def test_bert_gpt_class(tmp_path):
         ("labels_everywhere", "test_mlm", "-100"),
         ("no_shift", "test_lm_loss", "no shift"),
         ("k_plus_one", "test_generate", "k + 1"),
+        ("scaled_by_d", "test_sdpa", "sqrt(Dh)"),  # one mistake, one deduction
     ):
         assert part(sid, gid)["score"] == 0, (sid, part(sid, gid))
         assert words in messages(sid, gid), messages(sid, gid)
         others = [p for p in by[sid]["notebooks"][0]["parts"] if p["score"] < p["points"]]
         assert len(others) == 1, (sid, others)
-    assert part("scaled_by_d", "test_sdpa")["score"] == 0
-    assert "sqrt(Dh)" in messages("scaled_by_d", "test_sdpa")
+    assert by["scaled_by_d"]["score"] == 20, by["scaled_by_d"]  # 23 - part 1's 3 points

@@ -31,7 +31,8 @@
 #
 # **One mistake, one deduction.** Composite blocks are built from earlier ones through the named
 # attributes given in each contract (`self.sdpa`, `self.self_attn`, `self.embeddings`,
-# `self.layers`); the grader may swap those attributes for the reference, so keep the names.
+# `self.layers`). While a composite is checked, those attributes answer with the reference
+# (applied to your own parameters), so a bug in part 1 costs points in part 1 only: keep the names.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import math

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from autograder.checks.bert_gpt._common import TOL, _both, _randn, _ri
+from autograder.checks.bert_gpt._common import MHA_PARTS, TOL, _both, _randn, _ri
 from autograder.checks.spec import Case, Step
 from course import bert_gpt as ref
 
@@ -181,4 +181,5 @@ _both(
         "heads split as (Dh, H) instead of (H, Dh): head h must take features h*Dh:(h+1)*Dh": _HeadsInterleaved,
         "the output projection out_proj is not applied": _NoOutProj,
     },
+    submodules=MHA_PARTS,
 )

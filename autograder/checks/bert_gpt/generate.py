@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.bert_gpt._common import _both, _ri
+from autograder.checks.bert_gpt._common import GPT2_PARTS, _both, _ri
 from autograder.checks.compare import diagnose
 from autograder.checks.spec import Case, Outcome, Step
 from course import bert_gpt as ref
@@ -114,4 +114,5 @@ _both(
         "temperature ignored when sampling": _decode_with(_temperature_ignored),
         "top-k ignored when sampling": _decode_with(_top_k_after_temperature_on_probs),
     },
+    submodules=GPT2_PARTS,
 )

@@ -10,7 +10,15 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from autograder.checks.bert_gpt._common import TOL, _both, _randn, _ri
+from autograder.checks.bert_gpt._common import (
+    BERT_PARTS,
+    GPT2_PARTS,
+    LAYER_PARTS,
+    TOL,
+    _both,
+    _randn,
+    _ri,
+)
 from autograder.checks.spec import Case, Step
 from course import bert_gpt as ref
 
@@ -179,6 +187,7 @@ _both(
         "pre-LN (x + f(norm(x))) instead of BERT's post-LN (norm(x + f(x)))": _EncoderPreLN,
         "GELU's tanh approximation instead of the exact erf form BERT uses": _EncoderTanhGelu,
     },
+    submodules=LAYER_PARTS,
 )
 _both(
     "bert_gpt.bert_model",
@@ -187,6 +196,7 @@ _both(
     _bert_cases,
     tol=TOL,
     misconceptions={"attention_mask not passed to the layers": _BertMaskIgnored},
+    submodules=BERT_PARTS,
 )
 _both(
     "bert_gpt.decoder_block",
@@ -198,6 +208,7 @@ _both(
         "post-LN (norm(x + f(x))) instead of GPT-2's pre-LN (x + f(norm(x)))": _DecoderPostLN,
         "attention not causal: a decoder must not see later tokens": _DecoderNotCausal,
     },
+    submodules=LAYER_PARTS,
 )
 _both(
     "bert_gpt.gpt2",
@@ -209,4 +220,5 @@ _both(
         "the final LayerNorm ln_f is not applied before the head": _NoFinalNorm,
         "position embeddings wpe not added": _NoPositions,
     },
+    submodules=GPT2_PARTS,
 )
