@@ -12,7 +12,7 @@ import torch
 
 from autograder.checks.compare import DEFAULT_TOL
 from autograder.checks.inject import Submodule
-from autograder.checks.spec import rand_int, randn, register_pair
+from autograder.checks.spec import Case, Step, rand_int, randn, register_pair
 from course import llama as ref
 
 HEADS = [(4, 4), (6, 2), (3, 1), (9, 3), (5, 5), (8, 1)]
@@ -179,3 +179,37 @@ MODEL_PARTS = {
 
 _both = register_pair  # the visible/hidden pair (spec.register_pair)
 _ri, _randn = rand_int, randn
+
+
+def attention_case(
+    gen, device, x, cos, sin, heads, *, padded=False, bf16=False, grads=True, label=""
+) -> Case:
+    """One self-attention case on ``x`` (B, T, H * Dh) with RoPE tables ``cos``, ``sin``.
+
+    ``padded``: the first row is left-padded (padded keys must get no attention); ``bf16``: inputs
+    and parameters in bfloat16. Gradients (inputs and parameters) only in float32 without padding:
+    a fully masked row's value is unspecified (it may be NaN), and its output gradient is zero.
+    """
+    b, t = x.shape[:2]
+    h, g = heads
+    kwargs: dict = {}
+    label = label or f"heads {h}, kv heads {g}, head_dim {x.shape[-1] // h}, x{tuple(x.shape)}"
+    if padded:
+        pad = torch.ones(b, t, dtype=torch.long)
+        pad[0, : rand_int(gen, 1, t - 1)] = 0
+        kwargs["attention_mask"] = pad
+        label += ", left-padded batch"
+    if bf16:
+        x, cos, sin = x.bfloat16(), cos.bfloat16(), sin.bfloat16()
+        label += ", bfloat16"
+    grad = (0,) if grads and not bf16 and not padded else ()
+    return Case(
+        label,
+        [Step((x, cos, sin), kwargs)],
+        init={"hidden_size": x.shape[-1], "num_heads": h, "num_kv_heads": g},
+        grad_wrt=grad,
+        param_grads=bool(grad),
+        device=device,
+        dtype="bfloat16" if bf16 else None,
+        cotangent_mask=kwargs["attention_mask"][..., None] if padded else None,
+    )

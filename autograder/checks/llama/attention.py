@@ -17,6 +17,7 @@ from autograder.checks.llama._common import (
     _both,
     _randn,
     _ri,
+    attention_case,
 )
 from autograder.checks.spec import Case, Outcome, Step, compare_outcomes
 from course import llama as ref
@@ -63,30 +64,16 @@ def _attention_cases(gen, device, visible=False):
         x = _randn(gen, b, t, h * dh)
         positions = torch.arange(t).expand(b, t).contiguous()
         cos, sin = ref.rope_cos_sin(dh, positions)
-        kwargs = {}
-        label = f"heads {h}, kv heads {g}, head_dim {dh}, x{tuple(x.shape)}"
-        if i in (3, 6) and not visible:  # left padding: padded keys must get no attention
-            pad = torch.ones(b, t, dtype=torch.long)
-            pad[0, : _ri(gen, 1, t - 1)] = 0
-            kwargs["attention_mask"] = pad
-            label += ", left-padded batch"
-        dtype = "bfloat16" if (i == 5 and not visible) else None
-        if dtype:
-            x, cos, sin = x.bfloat16(), cos.bfloat16(), sin.bfloat16()
-            label += ", bfloat16"
-        # gradients only without padding: a fully masked row's value is unspecified (may be NaN)
-        grad = (0,) if not visible and not dtype and not kwargs else ()
-        yield Case(
-            label,
-            [Step((x, cos, sin), kwargs)],
-            init={"hidden_size": h * dh, "num_heads": h, "num_kv_heads": g},
-            grad_wrt=grad,
-            param_grads=bool(grad),
-            device=device,
-            dtype=dtype,
-            cotangent_mask=kwargs["attention_mask"][..., None]
-            if "attention_mask" in kwargs
-            else None,
+        yield attention_case(
+            gen,
+            device,
+            x,
+            cos,
+            sin,
+            (h, g),
+            padded=i in (3, 6) and not visible,
+            bf16=i == 5 and not visible,
+            grads=not visible,
         )
 
 

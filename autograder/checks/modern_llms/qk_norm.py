@@ -6,11 +6,9 @@ Known mistakes, then the cases, then the registration.
 
 from __future__ import annotations
 
-import torch
-
+from autograder.checks.llama._common import attention_case
 from autograder.checks.llama.attention import _compare_attention
 from autograder.checks.modern_llms._common import QKNormAttention, _both, _randn, _ri, _rope
-from autograder.checks.spec import Case, Step
 from course.llama import apply_rope, causal_mask
 
 
@@ -49,26 +47,16 @@ def _cases(gen, device, visible=False):
         b, t = _ri(gen, 1, 2), [5, 1, 6, 4, 7, 3, 6][i]
         x = _randn(gen, b, t, h * dh, scale=3.0)  # large activations: what QK-norm tames
         cos, sin = _rope(dh, b, t)
-        kwargs, label = {}, f"heads {h}, kv heads {g}, head_dim {dh}, x{tuple(x.shape)}"
-        if i == 4 and not visible:
-            pad = torch.ones(b, t, dtype=torch.long)
-            pad[0, : _ri(gen, 1, t - 1)] = 0
-            kwargs["attention_mask"] = pad
-            label += ", left-padded batch"
-        dtype = "bfloat16" if (i == 5 and not visible) else None
-        if dtype:
-            x, cos, sin = x.bfloat16(), cos.bfloat16(), sin.bfloat16()
-            label += ", bfloat16"
-        grad = (0,) if not visible and not dtype and not kwargs else ()
-        yield Case(
-            label,
-            [Step((x, cos, sin), kwargs)],
-            init={"hidden_size": h * dh, "num_heads": h, "num_kv_heads": g},
-            grad_wrt=grad,
-            param_grads=bool(grad),
-            device=device,
-            dtype=dtype,
-            cotangent_mask=kwargs["attention_mask"][..., None] if kwargs else None,
+        yield attention_case(
+            gen,
+            device,
+            x,
+            cos,
+            sin,
+            (h, g),
+            padded=i == 4 and not visible,
+            bf16=i == 5 and not visible,
+            grads=not visible,
         )
 
 
