@@ -69,3 +69,16 @@ def register_pair(name, target, reference, cases, misconceptions=None, compare=N
                 compare=compare,
             )
         )
+
+
+def small_gpt(n_positions: int) -> dict:
+    """A tiny tied GPT configuration (V=11, d=4, 2 layers, 2 heads, MLP 4d) for edge cases."""
+    return {
+        "vocab_size": 11,
+        "n_positions": n_positions,
+        "n_embd": 4,
+        "n_layer": 2,
+        "n_head": 2,
+        "n_inner": None,
+        "tie_word_embeddings": True,
+    }

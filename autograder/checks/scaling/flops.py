@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from autograder.checks.scaling._common import GPT2_SMALL, _rng, random_config, register_pair
+from autograder.checks.scaling._common import (
+    GPT2_SMALL,
+    _rng,
+    random_config,
+    register_pair,
+    small_gpt,
+)
 from autograder.checks.spec import Case, Step
 from course import scaling as ref
 
@@ -40,15 +46,7 @@ MISTAKES = {
 
 def _cases(gen, device):
     rng = _rng(gen)
-    small = {
-        "vocab_size": 11,
-        "n_positions": 16,
-        "n_embd": 4,
-        "n_layer": 2,
-        "n_head": 2,
-        "n_inner": None,
-        "tie_word_embeddings": True,
-    }
+    small = small_gpt(n_positions=16)
     fixed = [
         ("a small GPT, n_ctx=8, 16 tokens", small, 8, 16),
         ("GPT-2 small, n_ctx=1024, 300B tokens", GPT2_SMALL, 1024, 300 * 10**9),

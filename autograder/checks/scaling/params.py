@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from autograder.checks.scaling._common import GPT2_SMALL, _rng, random_config, register_pair
+from autograder.checks.scaling._common import (
+    GPT2_SMALL,
+    _rng,
+    random_config,
+    register_pair,
+    small_gpt,
+)
 from autograder.checks.spec import Case, Step
 from course import scaling as ref
 
@@ -38,15 +44,7 @@ MISTAKES = {
 
 def _cases(gen, device):
     rng = _rng(gen)
-    small = {
-        "vocab_size": 11,
-        "n_positions": 7,
-        "n_embd": 4,
-        "n_layer": 2,
-        "n_head": 2,
-        "n_inner": None,
-        "tie_word_embeddings": True,
-    }
+    small = small_gpt(n_positions=7)
     fixed = [
         ("a small tied GPT (V=11, P=7, d=4, 2 layers)", small),
         ("GPT-2 small (124M)", GPT2_SMALL),
