@@ -51,7 +51,7 @@ lint: setup
 system-deps:
 	bash tools/system_deps.sh
 
-test: book system-deps lint check-release
+test: system-deps book lint check-release
 	$(PY) -m pytest -q tests
 
 benchmarks: setup
