@@ -12,7 +12,7 @@ import torch
 
 from autograder.checks.compare import DEFAULT_TOL
 from autograder.checks.inject import Submodule
-from autograder.checks.spec import Check, register
+from autograder.checks.spec import rand_int, register_pair
 from course import bert_gpt as ref
 
 #: tolerances: bfloat16 attention and LayerNorm stacks carry ~1e-2 of their scale
@@ -69,25 +69,9 @@ SUBMODULES: dict[str, dict[str, Submodule]] = {
 }
 
 
-def _ri(gen: torch.Generator, lo: int, hi: int) -> int:
-    """An int in [lo, hi] drawn from ``gen``."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
-
-
 def _randn(gen: torch.Generator, *shape, scale: float = 1.0, dtype=torch.float32) -> torch.Tensor:
     return (torch.randn(shape, generator=gen) * scale).to(dtype)
 
 
-def _both(name: str, target: str, reference, cases, **kw) -> None:
-    """Register the visible check (``name.visible``) and the hidden one (``name``)."""
-    register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+_both = register_pair  # the visible/hidden pair (spec.register_pair)
+_ri = rand_int
