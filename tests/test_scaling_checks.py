@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import autograder.checks.scaling  # noqa: F401  (registers the checks)
-from autograder.checks.scaling import chinchilla_fit, mfu
+from autograder.checks.scaling import chinchilla_fit
 from autograder.checks.spec import REGISTRY, InKernelExecutor, get_check, run_check, seed_for
 from course import scaling as ref
 
