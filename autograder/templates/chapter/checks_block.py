@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.spec import Case, Check, Step, register
+from autograder.checks.spec import Case, Step, register_pair
 from course import {slug} as ref
 
 # Known mistakes: a wrong variant the feedback recognises and names.
@@ -32,14 +32,5 @@ def cases(gen: torch.Generator, device: str, visible: bool = False):
         )
 
 
-for suffix, visible in ((".visible", True), ("", False)):
-    register(
-        Check(
-            name="{slug}.scale" + suffix,
-            target="scale",
-            reference=ref.scale,
-            cases=lambda gen, device, visible=visible: cases(gen, device, visible),
-            visible=visible,
-            misconceptions=MISTAKES,
-        )
-    )
+# the visible check "{slug}.scale.visible" (cases(..., visible=True)) and the hidden "{slug}.scale"
+register_pair("{slug}.scale", "scale", ref.scale, cases, misconceptions=MISTAKES)
