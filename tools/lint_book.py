@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         cell_files = [str(c) for per_page in cells.values() for c in per_page.values()]
         if args.fix:
             _ruff("check", "--fix", *PAGE_RULES, *map(str, whole.values()))
+            for page, target in whole.items():  # the cells to format are the check-fixed ones
+                _, fixed_bodies = _split(target.read_text())
+                for i, cell in cells[page].items():
+                    cell.write_text(fixed_bodies[i + 1].strip("\n") + "\n")
             _ruff("format", *cell_files)
             for page, target in whole.items():
                 headers, bodies = _split(target.read_text())
