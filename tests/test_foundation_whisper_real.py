@@ -26,8 +26,8 @@ def test_weights_map_and_positions_are_whisper_sinusoids(model):
 
 def _audio():
     speech = W.speak("The quick brown fox jumps over the lazy dog.")
-    if speech is not None:
-        return speech, "fox"
+    if speech is not None:  # espeak-ng's voice: tiny.en hears "The quick roundfire jump over..."
+        return speech, ("quick", "jump", "lazy dog")
     t = torch.arange(3 * 16000) / 16000  # no espeak-ng: a chirp (the model hears no words)
     return 0.2 * torch.sin(2 * math.pi * (200 * t + 150 * t**2)), None
 
@@ -37,5 +37,5 @@ def test_course_front_end_transcribes_like_openai_whisper(model):
     ours_text, ours = W.transcribe(model, audio, course_front_end=True)
     theirs_text, theirs = W.transcribe(model, audio, course_front_end=False)
     assert ours == theirs, (ours_text, theirs_text)
-    if word is not None:
-        assert word in ours_text.lower(), ours_text
+    if word is not None:  # the words a listener would agree on are there
+        assert all(w in ours_text.lower() for w in word), ours_text
