@@ -383,6 +383,11 @@ def ntxent_explorer(batches: dict[str, dict], value: str | None = None):
     from course.widgets import html_widget, select, slider, toggle
 
     names = list(batches)
+    # unit vectors to float64 precision: the page's JavaScript takes dot products as cosines
+    batches = {
+        k: {**b, "z": F.normalize(torch.tensor(b["z"], dtype=torch.float64), dim=1).tolist()}
+        for k, b in batches.items()
+    }
     return html_widget(
         "ntxent-explorer",
         [

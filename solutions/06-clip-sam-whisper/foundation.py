@@ -34,13 +34,29 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+from whisper.audio import mel_filters  # openai-whisper's own assets (no course code needed)
+from whisper.tokenizer import LANGUAGES, get_tokenizer
 
 from autograder.checks import check
-from course.foundation.whisper import mel_filters, special_tokens
+
+
+def special_tokens(multilingual: bool = True) -> dict[str, int]:
+    """Token ids of the special tokens a decoder prompt uses, from openai-whisper's tokenizer."""
+    tok = get_tokenizer(multilingual)
+    names = [f"<|{code}|>" for code in LANGUAGES] + [
+        "<|startoftranscript|>",
+        "<|transcribe|>",
+        "<|translate|>",
+        "<|notimestamps|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+    ]
+    return {n: tok.special_tokens[n] for n in names if n in tok.special_tokens}
+
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 print("running on", device)
-MEL_80 = mel_filters(80)  # (80, 201): openai-whisper's filter bank (librosa's Slaney mel)
+MEL_80 = mel_filters("cpu", 80)  # (80, 201): openai-whisper's filter bank (librosa's Slaney mel)
 SPECIAL = special_tokens(multilingual=True)  # "<|en|>" -> 50259, "<|transcribe|>" -> 50359, ...
 SPECIAL_EN = special_tokens(multilingual=False)  # the English-only models' ids (tiny.en)
 print(len(SPECIAL), "special tokens; <|startoftranscript|> =", SPECIAL["<|startoftranscript|>"])
