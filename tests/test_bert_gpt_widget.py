@@ -78,26 +78,6 @@ def test_expected_grid_matches_the_reference_rule():
     assert _expected("bidirectional", 3, 1, "right") == "110/110/110"
 
 
-@pytest.fixture(scope="module")
-def driver():
-    chromium = shutil.which("chromium") or shutil.which("google-chrome")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    try:
-        yield drv
-    finally:
-        drv.quit()
-
-
 def test_explorer_shows_the_reference_masks(driver, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -93,26 +93,6 @@ def check_log_mel(drv) -> None:
         assert _shown(drv, "log-mel-mid") == pytest.approx(mid, abs=1e-9), case
 
 
-@pytest.fixture(scope="module")
-def driver():
-    chromium = shutil.which("chromium") or shutil.which("google-chrome")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    try:
-        yield drv
-    finally:
-        drv.quit()
-
-
 def test_viewer_losses_equal_torch_cross_entropy(driver, tmp_path):
     g = torch.Generator().manual_seed(0)
     emb = F.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=-1)

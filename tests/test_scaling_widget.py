@@ -85,26 +85,6 @@ def check_scaling_budget(drv) -> None:
     _set(drv, root, "model", "none")
 
 
-@pytest.fixture(scope="module")
-def driver():
-    chromium = shutil.which("chromium") or shutil.which("google-chrome")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    try:
-        yield drv
-    finally:
-        drv.quit()
-
-
 def test_explorer_shows_the_reference_allocations(driver, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -6,9 +6,6 @@ encoders give for the embedded text. ``check_tokenizer_viewer`` is the widget's 
 from __future__ import annotations
 
 import json
-import shutil
-
-import pytest
 
 from course.tokenization import corpora, gpt2, viewer, wordpiece
 
@@ -60,26 +57,6 @@ def check_tokenizer_viewer(drv) -> None:
             assert float(count.get_attribute("data-value")) == len(shown)
             if tok_name in expected:
                 assert shown == expected[tok_name], (text_name, tok_name)
-
-
-@pytest.fixture(scope="module")
-def driver():
-    chromium = shutil.which("chromium") or shutil.which("google-chrome")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("HEADLESS CHROMIUM IS NOT INSTALLED: run `make system-deps` as root")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    try:
-        yield drv
-    finally:
-        drv.quit()
 
 
 def test_viewer_shows_the_reference_tokens(driver, tmp_path):
