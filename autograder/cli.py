@@ -117,17 +117,41 @@ def grade(
     assignment: Annotated[str, typer.Option("--assignment")],
     submissions: Annotated[Path, typer.Option("--submissions")],
     out: Annotated[Path, typer.Option("--out")],
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=4096, help="sandboxed workers (Ray: actors)")
+    ] = 2,
     db: Annotated[
         str | None, typer.Option("--db", help="gradebook URL (default: OUT/gradebook.db)")
+    ] = None,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="grade on Ray: a private local Ray instance, or the cluster --ray-address names",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="join this Ray cluster (implies --ray): auto, HEAD_HOST:6379 or "
+            "ray://HEAD_HOST:10001",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
 ):
     """Grade a class in sandboxed workers; resumable (rerun the same command after an interruption)."""
-    from autograder.service import grade_class
+    from autograder.service import grade_class, ray_pool
 
     course = Course.find()
     course.check_assignment(assignment)
+    on_ray = ray or ray_address is not None
+    if workers > 64 and not on_ray:
+        raise CourseError(
+            f"--workers {workers} is more than one machine runs well (64 at most); "
+            "to grade with more workers, add --ray and a cluster's --ray-address."
+        )
     progress = Progress(
         TextColumn("grading {task.description}"),
         BarColumn(),
@@ -151,6 +175,7 @@ def grade(
             db,
             on_result=tick,
             on_total=lambda n: progress.update(task, total=n),
+            make_pool=(lambda: ray_pool(course, workers, ray_address)) if on_ray else None,
         )
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
@@ -162,6 +187,13 @@ def grade(
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    ungraded = sorted(r["student_id"] for r in results if r.get("key") is None)
+    if ungraded:
+        err.print(
+            f"{len(ungraded)} student(s) not graded because the grader failed, not the student "
+            f"({', '.join(ungraded[:10])}{', ...' if len(ungraded) > 10 else ''}): the reason is "
+            "in grades.csv's notes; rerun the same command to grade them."
+        )
 
 
 @app.command("new-chapter")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +58,29 @@ class Course:
             str(self.root / d)
             for d in ("solutions", "course", "autograder", "tests", "benchmarks", "book", ".git")
         ]
+
+    #: what a grading worker on another machine needs of the course (see :meth:`stage_for_workers`)
+    WORKER_FILES = (
+        "autograder",
+        "course",
+        "solutions",
+        "nbgrader_config.py",
+        "book/_static/*.json",
+    )
+
+    def stage_for_workers(self) -> Path:
+        """A fresh temporary folder with what grading workers need, shipped to Ray nodes as their
+        ``working_dir``: the autograder and its checks, the reference code, the source notebooks
+        and the data files checks read (``book/_static/*.json``). A few MB; nothing else of the
+        checkout (no virtual environment, no book build, no submissions or grades)."""
+        dest = Path(tempfile.mkdtemp(prefix="ag-course-"))
+        skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+        for pattern in self.WORKER_FILES:
+            for src in sorted(self.root.glob(pattern)):
+                target = dest / src.relative_to(self.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_dir():
+                    shutil.copytree(src, target, ignore=skip)
+                else:
+                    shutil.copy2(src, target)
+        return dest

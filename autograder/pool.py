@@ -1,9 +1,10 @@
 """Worker pools: where 'grade one student' runs. Pluggable so grading can fan out past one machine.
 
-A task is independent and idempotent (its result is written atomically and skipped on rerun), so
-any pool that calls ``fn(task, worker_state)`` somewhere and hands back the result works: a Ray
-pool would wrap ``fn`` in ``ray.remote`` with one zygote per actor; a Kubernetes pool would run
-``python -m autograder grade`` on shards of the class and merge the results folders.
+A task is independent and idempotent (the driver writes its result atomically and skips it on
+rerun), so any pool that calls ``fn(task, worker_state)`` somewhere and hands back the result
+works: :class:`LocalPool` runs threads on this machine; :class:`autograder.pool_ray.RayPool` runs
+one long-lived actor per worker slot on a Ray cluster. A pool that cannot run a task (its workers
+keep dying on it) hands back :class:`Lost` for it instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -11,14 +12,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass
+class Lost(Generic[T]):
+    """A task the pool gave up on, and why (one sentence): the driver reports it, never the pool."""
+
+    task: T
+    reason: str
+
+
 class Pool(Protocol):
-    def imap_unordered(self, fn: Callable[[T, Any], R], tasks: Iterable[T]) -> Iterator[R]: ...
+    def imap_unordered(
+        self, fn: Callable[[T, Any], R], tasks: Iterable[T]
+    ) -> Iterator[R | Lost[T]]: ...
     def close(self) -> None: ...
 
 

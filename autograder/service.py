@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+import autograder
 from autograder import feedback, gradebook
 from autograder.errors import CourseError
 from autograder.grading import (
@@ -22,14 +25,64 @@ from autograder.grading import (
 )
 from autograder.layout import Course
 from autograder.notebooks import SourceNotebook, load_source
-from autograder.pool import LocalPool, Pool
+from autograder.pool import LocalPool, Lost, Pool
 from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
-from autograder.sandbox.client import Zygote
+from autograder.sandbox.client import Zygote, use_uid_window
 from autograder.submissions import Submission, discover
 
 
 def load_sources(course: Course, assignment: str) -> list[SourceNotebook]:
     return [load_source(p) for p in course.source_notebooks(assignment)]
+
+
+@dataclass
+class Worker:
+    """What one worker slot owns for its whole life: a pre-warmed sandbox zygote, and the paths
+    on its own machine the sandbox must hide besides the driver's (on a Ray node: the course copy
+    Ray shipped there and Ray's session files)."""
+
+    zygote: Zygote
+    hidden: list[str] = field(default_factory=list)
+
+
+def local_worker() -> Worker:
+    return Worker(Zygote())
+
+
+def close_worker(worker: Worker) -> None:
+    worker.zygote.close()
+
+
+def cluster_worker(slot: int) -> Worker:
+    """A worker slot inside a Ray actor: its own uid window, one thread for the trusted
+    comparisons, a zygote probed before anyone is graded (a broken node stops the run in one
+    sentence), and this node's course copy and Ray files hidden from the sandbox."""
+    import ray
+
+    use_uid_window(slot)
+    torch.set_num_threads(1)
+    zygote = Zygote()
+    try:
+        probe_sandbox(zygote)
+    except BaseException:
+        zygote.close()
+        raise
+    here = Course.find(Path(autograder.__file__).parent)
+    return Worker(zygote, here.hidden_paths() + [ray.get_runtime_context().get_temp_dir()])
+
+
+def ray_pool(course: Course, workers: int, address: str | None) -> Pool:
+    """A :class:`~autograder.pool_ray.RayPool` of ``workers`` actors; the course files they need
+    (the autograder, the references, the source notebooks) reach every node as Ray's
+    ``working_dir``, staged from ``course`` so that what grades is what the driver has."""
+    from autograder.pool_ray import RayPool
+
+    staged = course.stage_for_workers()
+    try:
+        pool = RayPool(workers, cluster_worker, close_worker, address=address, working_dir=staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # uploaded by ray.init: no longer needed
+    return pool
 
 
 def grade_class(
@@ -41,21 +94,18 @@ def grade_class(
     db_url: str | None,
     on_result: Callable[[dict, bool], None] = lambda r, c: None,
     on_total: Callable[[int], None] = lambda n: None,
-    pool: Pool | None = None,
+    make_pool: Callable[[], Pool] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Grade every submission not graded already (resumable), in ``workers`` sandboxed workers
+    (``make_pool``: elsewhere, e.g. :func:`ray_pool`). Workers return results as data; this
+    driver alone writes them: ``results/<id>.json`` as each arrives (what a rerun skips), the
+    feedback, the gradebook and ``grades.csv``."""
     sources = load_sources(course, assignment)
     subs = discover(submissions_dir, assignment, [s.name for s in sources])
     out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or gradebook.default_url(out)
     gradebook.ensure_assignment(course, assignment, db_url)
     on_total(len(subs))
-    probe = Zygote()
-    try:
-        probe_sandbox(
-            probe
-        )  # before anyone is graded: a broken sandbox stops here, in one sentence
-    finally:
-        probe.close()
     hidden = course.hidden_paths() + [str(submissions_dir.resolve()), str(out.resolve())]
     settings = GradeSettings(hidden=hidden)
     torch.set_num_threads(1)
@@ -70,24 +120,40 @@ def grade_class(
         else:
             todo.append(sub)
 
-    def work(sub: Submission, zygote: Zygote) -> dict[str, Any]:
+    def work(sub: Submission, worker: Worker) -> tuple[str, dict[str, Any]]:
+        mine = GradeSettings(hidden=settings.hidden + worker.hidden)
         try:
-            graded = grade_submission(zygote, assignment, sources, sub, settings)
+            graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
         except Exception as exc:  # a grader-side failure must not end the class's run
             graded = failed_result(assignment, sources, sub, exc)
-        result = graded.to_json()
-        feedback.write(out, result)
-        write_atomic(out / "results" / f"{sub.file_id}.json", json.dumps(result, indent=1))
-        return result
+        return sub.file_id, graded.to_json()
 
-    pool = pool or LocalPool(workers, Zygote, lambda z: z.close())
+    if not todo:
+        pool = None
+    elif make_pool is None:
+        probe = Zygote()
+        try:
+            probe_sandbox(probe)  # before anyone is graded: a broken sandbox stops here
+        finally:
+            probe.close()
+        pool = LocalPool(workers, local_worker, close_worker)
+    else:
+        pool = make_pool()  # its workers probe their own sandboxes
     try:
-        for result in pool.imap_unordered(work, todo):
+        for item in pool.imap_unordered(work, todo) if pool else ():
+            if isinstance(item, Lost):
+                file_id = item.task.file_id
+                result = not_graded(assignment, sources, item.task, item.reason).to_json()
+            else:
+                file_id, result = item
+            feedback.write(out, result)
+            write_atomic(out / "results" / f"{file_id}.json", json.dumps(result, indent=1))
             results.append(result)
             gradebook.record(db_url, [result])
             on_result(result, False)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
     gradebook.record(db_url, results)  # idempotent: repairs a run killed between file and DB
     write_csv(out / "grades.csv", sources, results)
     return results, len(subs)
@@ -96,10 +162,17 @@ def grade_class(
 def failed_result(
     assignment: str, sources: list[SourceNotebook], sub: Submission, exc: Exception
 ) -> StudentResult:
-    """Zero for every part, a note saying why, and no key: a rerun grades this student again."""
-    reason = (
-        f"not graded: the grader failed ({type(exc).__name__}: {str(exc)[:300]}); rerun the command"
+    """The grader failed on this student (never the student's doing): see :func:`not_graded`."""
+    return not_graded(
+        assignment, sources, sub, f"the grader failed ({type(exc).__name__}: {str(exc)[:300]})"
     )
+
+
+def not_graded(
+    assignment: str, sources: list[SourceNotebook], sub: Submission, why: str
+) -> StudentResult:
+    """Zero for every part, a note saying why, and no key: a rerun grades this student again."""
+    reason = f"not graded: {why}; rerun the command"
     notebooks = [
         NotebookResult(
             s.name,

@@ -27,6 +27,15 @@ _uids = itertools.count(
 _uid_lock = threading.Lock()
 
 
+def use_uid_window(slot: int) -> None:
+    """Give this process's sandboxes uids from a window of a million of its own, picked by
+    ``slot``: grading processes sharing a machine (Ray actors) with distinct slots never hand out
+    the same uid, so one never kills or limits the other's sandboxed processes."""
+    global _uids
+    with _uid_lock:
+        _uids = itertools.count(300_000_000 + slot % 3000 * 1_000_000)
+
+
 def _next_uid() -> int:
     with _uid_lock:
         return next(_uids)
