@@ -164,8 +164,9 @@ class RayPool:
         self._idle: list[Any] = []
         self._starting: dict[Any, Any] = {}  # start() ref -> actor
         self._start_failures = 0
-        #: where each slot ran (``host pid``), for logs and tests
+        #: where each slot ran (``host pid``), and how many actors died under a task: for tests
         self.placements: list[str] = []
+        self.deaths = 0
 
     # -- actors ---------------------------------------------------------------------------------
     def _spawn(self) -> None:
@@ -248,6 +249,7 @@ class RayPool:
                 self._idle.append(actor)
                 why = f"{type(exc.cause).__name__}: {_first_line(exc.cause or exc)}"
             except ray.exceptions.RayError as exc:  # the actor or its node died under this task
+                self.deaths += 1
                 self._discard(actor)
                 self._spawn()
                 why = _first_line(exc)

@@ -66,6 +66,22 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def redteam_class(tmp_path_factory) -> tuple[Path, Path]:
+    """The red-team class (tests/test_redteam.py) graded once by the local pool: its submissions
+    and output folders, shared by the red-team tests and the Ray tests that compare with it."""
+    from test_redteam import write_redteam_class
+
+    from autograder.layout import Course
+    from autograder.service import grade_class
+
+    subs = tmp_path_factory.mktemp("redteam-class")
+    out = tmp_path_factory.mktemp("redteam-out")
+    write_redteam_class(subs)
+    grade_class(Course(ROOT), PROLOGUE, subs, out, workers=2, db_url=None)
+    return subs, out
+
+
 @pytest.fixture(scope="module")
 def driver():
     """Headless Chromium for the widget tests (skips loudly when it is not installed)."""

@@ -6,16 +6,16 @@ other students must be unaffected, and no grade may be faked.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
+import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import PROLOGUE, ROOT, solution_cells, write_submission
-
-from autograder.layout import Course
-from autograder.service import grade_class
 
 SOL = solution_cells()
 WRONG_SOFTMAX = "def softmax(x, dim=-1):\n    return x\n"
@@ -297,20 +297,25 @@ BROKEN_FILES = [  # (student id, how, expected note)
 ]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("class")
-    out = tmp_path_factory.mktemp("out")
+def write_redteam_class(subs: Path, only: set[str] | None = None) -> None:
+    """The red-team class: every hostile case and broken file above (``only``: these students)."""
     for sid, replace, edit, _, _ in CASES:
-        write_submission(subs, sid, replace, edit=edit)
+        if only is None or sid in only:
+            write_submission(subs, sid, replace, edit=edit)
+    if only is not None:
+        return
     write_submission(subs, "malformed_json", raw=b"{this is not json")
     (subs / "not_a_zip.zip").write_bytes(b"PK\x03\x04 but not really a zip")
-    import zipfile
-
     with zipfile.ZipFile(subs / "empty_zip.zip", "w") as zf:
         zf.writestr("README.txt", "nothing here")
     write_submission(subs, "zipped_good", SOL, as_zip=True)
-    results, n = grade_class(Course(ROOT), PROLOGUE, subs, out, workers=2, db_url=None)
+
+
+@pytest.fixture(scope="module")
+def graded(redteam_class):
+    """The class graded by the local pool (conftest's session fixture, shared with test_grading_ray)."""
+    _, out = redteam_class
+    results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
     return {r["student_id"]: r for r in results}, out
 
 

@@ -1,0 +1,181 @@
+"""Grading on Ray: a two-node cluster on this machine (two raylets of 1 CPU each) grades the
+red-team class and a small LLaMA class exactly as the local pool does, loses no grade when a
+worker node dies mid-class, resumes after the driver is killed (regrading only the unfinished
+students), and sets aside a task that kills every worker it touches instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PROLOGUE, ROOT, solution_cells, write_submission
+from test_redteam import write_redteam_class
+
+from autograder.layout import Course
+from autograder.pool import Lost
+from autograder.service import grade_class, ray_pool
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # test helpers reach the actors
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+COURSE = Course(ROOT)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    c.add_node(**NODE)
+    c.wait_for_nodes()
+    yield c
+    c.shutdown()
+
+
+def _grade(subs: Path, out: Path, assignment: str = PROLOGUE, address=None, **kw) -> str:
+    if address:
+        kw["make_pool"] = lambda: ray_pool(COURSE, 2, address)
+    grade_class(COURSE, assignment, subs, out, 2, None, **kw)
+    return (out / "grades.csv").read_text()
+
+
+def _rows(csv: str) -> dict[str, str]:
+    return {line.split(",", 1)[0]: line for line in csv.splitlines()[1:]}
+
+
+def test_redteam_class_on_two_nodes_with_one_killed_mid_class(cluster, redteam_class, tmp_path):
+    subs, local_out = redteam_class  # graded by the local pool (conftest)
+    local = (local_out / "grades.csv").read_text()
+    worker_node = cluster.list_all_nodes()[1]
+    pools, done = [], []
+
+    def make_pool():
+        pools.append(ray_pool(COURSE, 2, cluster.address))
+        return pools[0]
+
+    killed = threading.Event()
+
+    def kill_node():
+        cluster.remove_node(worker_node, allow_graceful=False)
+        killed.set()
+
+    def kill_node_soon(result, cached):
+        done.append(result["student_id"])
+        if len(done) == 8:  # a second later both actors are busy: one dies with its node
+            threading.Timer(1.0, kill_node).start()
+        if killed.is_set() and len(cluster.list_all_nodes()) < 2:
+            cluster.add_node(**NODE)  # where the dead actor's replacement starts
+
+    on_ray = _grade(subs, tmp_path / "ray", make_pool=make_pool, on_result=kill_node_soon)
+    assert pools[0].deaths >= 1, "the node died while its actor was grading a student"
+    assert len(pools[0].placements) >= 3, "a replacement actor graded on the new node"
+    assert on_ray == local
+    assert len(done) == len(_rows(local))
+
+
+def test_llama_class_on_ray_matches_the_local_pool(cluster, tmp_path):
+    sol = solution_cells("03-llama", "llama.ipynb")
+    subs = tmp_path / "subs"
+    kw = {"assignment": "03-llama", "name": "llama.ipynb"}
+    write_submission(subs, "full", sol, **kw)
+    write_submission(subs, "partial", {k: sol[k] for k in ("rmsnorm", "rope", "swiglu")}, **kw)
+    local = _grade(subs, tmp_path / "local", "03-llama")
+    assert _rows(local)["full"].startswith("full,03-llama,20,20")
+    assert _grade(subs, tmp_path / "ray", "03-llama", address=cluster.address) == local
+
+
+def test_driver_killed_mid_class_resumes_with_only_the_unfinished_regraded(cluster, tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "ray"
+    subs.mkdir()
+    students = {
+        "good",
+        "partial",
+        "stub",
+        "patch_allclose",
+        "eq_always_true",
+        "os_exit",
+        "segfault",
+    }
+    write_redteam_class(subs, only=students)
+    local = _rows(_grade(subs, tmp_path / "local"))
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", PROLOGUE]
+    cmd += ["--submissions", str(subs), "--out", str(out), "--workers", "2", "--quiet"]
+    cmd += ["--ray-address", cluster.address]
+    driver = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results = out / "results"
+    deadline = time.monotonic() + 180
+    while len(list(results.glob("*.json"))) < 2:
+        assert driver.poll() is None, driver.stderr.read().decode()
+        assert time.monotonic() < deadline, "no result within 180 s"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    kept = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 2 <= len(kept) < len(students), "the driver was killed mid-class"
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert len(after) == len(students)
+    assert {k: after[k] for k in kept} == kept, "finished students were not graded again"
+    assert _rows((out / "grades.csv").read_text()) == local
+
+
+def test_a_task_that_kills_every_worker_is_set_aside(cluster):
+    from autograder.pool_ray import RayPool
+
+    def work(task, state):
+        if task == "poison":
+            os._exit(1)  # what an actor or its node dying looks like to the driver
+        return task, state
+
+    pool = RayPool(2, lambda slot: f"slot {slot}", lambda s: None, address=cluster.address)
+    try:
+        got = list(pool.imap_unordered(work, ["a", "poison", "b", "c"]))
+    finally:
+        pool.close()
+    lost = [g for g in got if isinstance(g, Lost)]
+    assert sorted(t for t, _ in (g for g in got if not isinstance(g, Lost))) == ["a", "b", "c"]
+    assert len(lost) == 1 and lost[0].task == "poison"
+    assert "failed on 3 Ray workers in a row" in lost[0].reason
+    assert len(pool.placements) >= 3, "replacement actors took the dead ones' places"
+
+
+def test_a_lost_student_is_reported_and_regraded_on_rerun(tmp_path):
+    """The driver's side of Lost: zero with the reason in grades.csv, no key, graded next run."""
+    from autograder.pool import LocalPool
+    from autograder.service import close_worker, local_worker
+
+    class LosesBob(LocalPool):
+        def imap_unordered(self, fn, tasks):
+            tasks = list(tasks)
+            yield from (Lost(t, "its worker died") for t in tasks if t.student_id == "bob")
+            yield from super().imap_unordered(fn, [t for t in tasks if t.student_id != "bob"])
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for sid in ("ann", "bob"):
+        write_submission(subs, sid, solution_cells())
+    out = tmp_path / "out"
+    rows = _rows(_grade(subs, out, make_pool=lambda: LosesBob(2, local_worker, close_worker)))
+    assert rows["ann"].startswith("ann,00-prologue,6,6")
+    assert rows["bob"].startswith("bob,00-prologue,0,6")
+    assert "not graded: its worker died; rerun the command" in rows["bob"]
+    assert _rows(_grade(subs, out))["bob"].startswith("bob,00-prologue,6,6")
+
+
+def test_wrong_ray_addresses_are_one_sentence(tmp_path):
+    from autograder.errors import CourseError
+    from autograder.pool_ray import connect
+
+    with pytest.raises(CourseError, match="is not a Ray address"):
+        connect("http://nowhere", 1, None)
+    with pytest.raises(CourseError, match="unreachable"):
+        connect("127.0.0.1:1", 1, None)
