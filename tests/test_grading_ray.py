@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # test helpers reach the actors
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 COURSE = Course(ROOT)
+RAY_TMP = "/tmp/ray"  # where the test cluster's nodes keep their sessions and shipped files
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def cluster():
     c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
     c.add_node(**NODE)
     c.wait_for_nodes()
+    assert os.path.isdir(RAY_TMP)
     yield c
     c.shutdown()
 
@@ -92,7 +94,20 @@ def test_llama_class_on_ray_matches_the_local_pool(cluster, tmp_path):
     assert _grade(subs, tmp_path / "ray", "03-llama", address=cluster.address) == local
 
 
-def test_driver_killed_mid_class_resumes_with_only_the_unfinished_regraded(cluster, tmp_path):
+#: a student who scores only if the sandbox, inside a Ray actor, hides Ray's session files (with
+#: the course copy Ray shipped) and this checkout, and shows the Python environment
+SNOOP = f"""
+import os, sys
+SEEN = [p for p in ({RAY_TMP!r}, {str(ROOT / "autograder")!r}) if os.path.exists(p)]
+SEEN += [] if os.path.isdir(sys.prefix) else ["no Python environment"]
+def matmul_flops(m, n, k):
+    return 2 * m * n * k if not SEEN else -1
+"""
+
+
+def test_driver_killed_mid_class_resumes_with_only_the_unfinished_regraded(
+    cluster, redteam_class, tmp_path
+):
     subs, out = tmp_path / "subs", tmp_path / "ray"
     subs.mkdir()
     students = {
@@ -105,7 +120,8 @@ def test_driver_killed_mid_class_resumes_with_only_the_unfinished_regraded(clust
         "segfault",
     }
     write_redteam_class(subs, only=students)
-    local = _rows(_grade(subs, tmp_path / "local"))
+    write_submission(subs, "snoop", {**solution_cells(), "matmul_flops": SNOOP})
+    local = _rows((redteam_class[1] / "grades.csv").read_text())  # the local pool's rows
     cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", PROLOGUE]
     cmd += ["--submissions", str(subs), "--out", str(out), "--workers", "2", "--quiet"]
     cmd += ["--ray-address", cluster.address]
@@ -123,9 +139,13 @@ def test_driver_killed_mid_class_resumes_with_only_the_unfinished_regraded(clust
     rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
-    assert len(after) == len(students)
+    assert len(after) == len(students) + 1
     assert {k: after[k] for k in kept} == kept, "finished students were not graded again"
-    assert _rows((out / "grades.csv").read_text()) == local
+    rows = _rows((out / "grades.csv").read_text())
+    snoop = rows.pop("snoop")
+    if os.geteuid() == 0:  # the allow-list is the root-only layer of the sandbox
+        assert snoop.startswith("snoop,00-prologue,6,6,"), f"the sandbox saw Ray's files: {snoop}"
+    assert rows == {s: local[s] for s in students}
 
 
 def test_a_task_that_kills_every_worker_is_set_aside(cluster):
