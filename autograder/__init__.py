@@ -12,6 +12,10 @@ Architecture (trusted side left, untrusted right)::
      ├─ release / sources (jupytext source -> solutions/*.ipynb -> exercises/)
      ├─ validate (solution full marks, stub zero, seed sweep)
      └─ scaffold (new-chapter)
+
+``pool`` is threads on this machine (``pool.LocalPool``) or one actor per worker on a Ray cluster
+(``pool_ray.RayPool``); either way workers hand results back as data and only the driver,
+``service.grade_class``, writes them.
 """
 
 __version__ = "0.1.0"

@@ -191,7 +191,7 @@ def test_a_lost_student_is_reported_and_regraded_on_rerun(tmp_path):
     assert _rows(_grade(subs, out))["bob"].startswith("bob,00-prologue,6,6")
 
 
-def test_wrong_ray_addresses_are_one_sentence(tmp_path):
+def test_wrong_ray_addresses_and_a_missing_ray_are_one_sentence(monkeypatch):
     from autograder.errors import CourseError
     from autograder.pool_ray import connect
 
@@ -199,3 +199,6 @@ def test_wrong_ray_addresses_are_one_sentence(tmp_path):
         connect("http://nowhere", 1, None)
     with pytest.raises(CourseError, match="unreachable"):
         connect("127.0.0.1:1", 1, None)
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does when it is missing
+    with pytest.raises(CourseError, match="needs the `ray` package"):
+        connect(None, 1, None)
