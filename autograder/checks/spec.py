@@ -58,6 +58,29 @@ class Case:
     inject: bool = True
 
 
+def call_case(
+    label: str,
+    *args: Any,
+    device: str,
+    grads: Iterable[int] = (),
+    init: dict | None = None,
+    param_grads: bool | None = None,
+    **kw: Any,
+) -> Case:
+    """A case of one call ``obj(*args)``: the common shape of most cases.
+
+    ``grads`` names the positional arguments whose gradients are compared; a module case
+    (``init`` given) also compares its parameters' gradients whenever ``grads`` is non-empty,
+    unless ``param_grads`` says otherwise. Other keywords go to :class:`Case`.
+    """
+    grads = tuple(grads)
+    if param_grads is None:
+        param_grads = bool(grads) and init is not None
+    return Case(
+        label, [Step(args)], init=init, grad_wrt=grads, param_grads=param_grads, device=device, **kw
+    )
+
+
 @dataclass
 class Outcome:
     outputs: list[Any]
@@ -141,6 +164,20 @@ def register_pair(
     )
     hidden = register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
     return visible, hidden
+
+
+def case_table(
+    visible: bool,
+    visible_rows: Iterable[tuple],
+    hidden_rows: Iterable[tuple],
+    draw: Callable[[], tuple] | None = None,
+    n_drawn: int = 3,
+) -> list[tuple]:
+    """The rows of a case table: the visible rows, or the hidden rows then ``n_drawn`` random
+    rows from ``draw()`` (which takes its randomness from the case's generator)."""
+    if visible:
+        return list(visible_rows)
+    return list(hidden_rows) + ([draw() for _ in range(n_drawn)] if draw else [])
 
 
 def rand_int(gen: torch.Generator, lo: int, hi: int) -> int:
