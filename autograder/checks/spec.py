@@ -272,6 +272,23 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
+def refuse_hung(module: torch.nn.Module, refuse: dict[type, str]) -> None:
+    """Make every submodule of ``module`` whose class is in ``refuse`` raise instead of running.
+
+    A class of the student's that did not return within the time limit once is not waited for
+    again: each later call would cost another full timeout (a hanging attention would stall the
+    layer, model and generation parts in turn). The patch is on this case's fresh instances only.
+    """
+    for path, sub in module.named_modules():
+        reason = refuse.get(type(sub))
+        if reason is not None and path:
+
+            def refused(*args: Any, _reason: str = reason, **kwargs: Any) -> Any:
+                raise StudentError(f"not run: {_reason}")
+
+            sub.forward = refused
+
+
 def call_target(
     obj: Any,
     case: Case,
@@ -279,10 +296,13 @@ def call_target(
     cotangent: Any,
     make_sleeper: Callable | None = None,
     injection: tuple[list[str], Channel] | None = None,
+    refuse: dict[type, str] | None = None,
 ) -> Outcome:
     """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox.
 
     ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
+    ``refuse`` (class -> reason): submodules of these classes raise :class:`StudentError` with the
+    reason instead of running (the student's class already ran out of time in an earlier part).
     """
     device = case.device
     calls: list[int] = []
@@ -339,6 +359,7 @@ def call_target(
             module = module.to(getattr(torch, case.dtype))
         if case.param_grads:
             module.zero_grad(set_to_none=True)
+        refuse_hung(module, refuse or {})
         if injection is not None:
             inject(module, *injection)
         target = module
