@@ -58,6 +58,8 @@ class NotebookRun:
         ]
         self.bad: set[str] = set()
         self.cell_errors: dict[str, str] = {}
+        #: the student's names that ran out of time in a check -> why later calls are refused
+        self.hung: dict[str, str] = {}
         self.session: Session | None = None
         self.sandbox_missing: list[str] = []
 
@@ -77,7 +79,7 @@ class NotebookRun:
                 if err and name.startswith("setup-"):  # the course's own code: never the student's
                     raise GraderEnvironmentError(f"the notebook's setup cell failed: {err}")
                 if err:
-                    _raise_if_grader_side(err)
+                    _raise_if_grader_side(err, self.zygote)
                     self.cell_errors.setdefault(name, err)
         return self.session
 
@@ -148,20 +150,31 @@ def _grade_check(
             "spent; look for loops that do not end",
         )
     spec = get_check(name)
+    target = spec.target
+    if target in run.hung:
+        return CheckOutcome(name, False, f"not run: {run.hung[target]}")
+    session = None
     try:
         run.cell_timeout = min(run.base_cell_timeout, remaining)
         session = run.ensure()
         session.timeout = min(part.timeout_s, remaining)
+        session.refuse = dict(run.hung)
         salt = (
             student_id if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET") else ""
         )
         result = run_check(spec, session, seed_for(name, salt))
         if not result.passed:
-            _raise_if_grader_side(result.message)
-        return CheckOutcome(name, result.passed, result.message)
+            _raise_if_grader_side(result.message, run.zygote)
+        outcome = CheckOutcome(name, result.passed, result.message)
     except StudentError as exc:
-        _raise_if_grader_side(str(exc))
-        return CheckOutcome(name, False, str(exc))
+        _raise_if_grader_side(str(exc), run.zygote)
+        outcome = CheckOutcome(name, False, str(exc))
+    if session is not None and session.timed_out:
+        run.hung[target] = (
+            f"your `{target}` did not finish within {session.timeout:g} s in part "
+            f"'{part.grade_id}', so later calls to it are not waited for"
+        )
+    return outcome
 
 
 #: packages the sandbox hides on purpose: importing them is the student's problem
@@ -169,9 +182,14 @@ _HIDDEN_PACKAGES = {"course", "autograder", "solutions", "tests", "exercises"}
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
-def _raise_if_grader_side(message: str) -> None:
+def _raise_if_grader_side(message: str, zygote: Zygote | None = None) -> None:
     """An import that fails in the sandbox but works here is the grader's environment failing
-    (permissions, a missing mount), never a student's mistake: stop grading this student."""
+    (permissions, a missing mount), never a student's mistake: stop grading this student.
+
+    With ``zygote``, a fresh sandbox first tries the import itself: if it works there, the error
+    came from the student's code (a raised ``ModuleNotFoundError``, a broken ``sys.path``) and is
+    graded as theirs, so no submission can make itself "rerun" forever.
+    """
     m = _NO_MODULE.search(message)
     if not m or m.group(1).split(".")[0] in _HIDDEN_PACKAGES:
         return
@@ -179,11 +197,24 @@ def _raise_if_grader_side(message: str) -> None:
         found = importlib.util.find_spec(m.group(1)) is not None
     except (ImportError, ValueError):
         found = False
+    if found and zygote is not None and _sandbox_can_import(zygote, m.group(1)):
+        return
     if found:
         raise GraderEnvironmentError(
             f"module {m.group(1)!r} exists in the grader's environment but the sandbox could not "
             "import it"
         )
+
+
+def _sandbox_can_import(zygote: Zygote, module: str) -> bool:
+    """Does ``import module`` work in a fresh sandbox (nothing of the student's in it)?"""
+    session = zygote.spawn(Limits(), 120)
+    try:
+        return session.exec_cell("import-check", f"import {module}", 120) is None
+    except StudentError:
+        return False
+    finally:
+        session.kill()
 
 
 PROBE = """

@@ -58,6 +58,29 @@ class Case:
     inject: bool = True
 
 
+def call_case(
+    label: str,
+    *args: Any,
+    device: str,
+    grads: Iterable[int] = (),
+    init: dict | None = None,
+    param_grads: bool | None = None,
+    **kw: Any,
+) -> Case:
+    """A case of one call ``obj(*args)``: the common shape of most cases.
+
+    ``grads`` names the positional arguments whose gradients are compared; a module case
+    (``init`` given) also compares its parameters' gradients whenever ``grads`` is non-empty,
+    unless ``param_grads`` says otherwise. Other keywords go to :class:`Case`.
+    """
+    grads = tuple(grads)
+    if param_grads is None:
+        param_grads = bool(grads) and init is not None
+    return Case(
+        label, [Step(args)], init=init, grad_wrt=grads, param_grads=param_grads, device=device, **kw
+    )
+
+
 @dataclass
 class Outcome:
     outputs: list[Any]
@@ -141,6 +164,20 @@ def register_pair(
     )
     hidden = register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
     return visible, hidden
+
+
+def case_table(
+    visible: bool,
+    visible_rows: Iterable[tuple],
+    hidden_rows: Iterable[tuple],
+    draw: Callable[[], tuple] | None = None,
+    n_drawn: int = 3,
+) -> list[tuple]:
+    """The rows of a case table: the visible rows, or the hidden rows then ``n_drawn`` random
+    rows from ``draw()`` (which takes its randomness from the case's generator)."""
+    if visible:
+        return list(visible_rows)
+    return list(hidden_rows) + ([draw() for _ in range(n_drawn)] if draw else [])
 
 
 def rand_int(gen: torch.Generator, lo: int, hi: int) -> int:
@@ -235,6 +272,23 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
+def refuse_hung(module: torch.nn.Module, refuse: dict[type, str]) -> None:
+    """Make every submodule of ``module`` whose class is in ``refuse`` raise instead of running.
+
+    A class of the student's that did not return within the time limit once is not waited for
+    again: each later call would cost another full timeout (a hanging attention would stall the
+    layer, model and generation parts in turn). The patch is on this case's fresh instances only.
+    """
+    for path, sub in module.named_modules():
+        reason = refuse.get(type(sub))
+        if reason is not None and path:
+
+            def refused(*args: Any, _reason: str = reason, **kwargs: Any) -> Any:
+                raise StudentError(f"not run: {_reason}")
+
+            sub.forward = refused
+
+
 def call_target(
     obj: Any,
     case: Case,
@@ -242,10 +296,13 @@ def call_target(
     cotangent: Any,
     make_sleeper: Callable | None = None,
     injection: tuple[list[str], Channel] | None = None,
+    refuse: dict[type, str] | None = None,
 ) -> Outcome:
     """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox.
 
     ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
+    ``refuse`` (class -> reason): submodules of these classes raise :class:`StudentError` with the
+    reason instead of running (the student's class already ran out of time in an earlier part).
     """
     device = case.device
     calls: list[int] = []
@@ -302,6 +359,7 @@ def call_target(
             module = module.to(getattr(torch, case.dtype))
         if case.param_grads:
             module.zero_grad(set_to_none=True)
+        refuse_hung(module, refuse or {})
         if injection is not None:
             inject(module, *injection)
         target = module
