@@ -55,6 +55,16 @@ def _reachable(address: str, timeout_s: float = 5.0) -> bool:
         return False
 
 
+def _send_token_through_ray_client() -> None:
+    """Ray Client (``ray://``) does not pick up the cluster's token by itself (ray 2.60), unlike a
+    direct connection: when a token is configured here, turn token authentication on for it."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def connect(address: str | None, workers: int, working_dir: Path | None) -> str | None:
     """Start a private local Ray instance (``address`` None) or join a cluster (``auto``,
     ``HOST:PORT`` of its head, or ``ray://HOST:PORT`` through Ray Client), shipping
@@ -91,12 +101,16 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             f"the Ray cluster at {address} is unreachable (nothing answers on that port); start it "
             "with `ray up cluster.yaml` or `ray start --head`, or check the address and firewall."
         )
+    if address.startswith("ray://"):
+        _send_token_through_ray_client()
     try:
         ray.init(address=address, **common)
     except ConnectionError as exc:
         raise CourseError(
             f"cannot join a Ray cluster at {address} ({str(exc).splitlines()[0][:200]}); start "
-            "one with `ray start --head` or `ray up cluster.yaml`, or pass its address."
+            "one with `ray start --head` or `ray up cluster.yaml`, or pass its address (a "
+            "cluster with token authentication also needs its token here: ~/.ray/auth_token or "
+            "RAY_AUTH_TOKEN)."
         ) from None
     except (ValueError, RuntimeError) as exc:
         raise CourseError(
