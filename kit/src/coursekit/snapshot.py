@@ -158,7 +158,7 @@ def write(snap: Snapshot, folder: Path = FOLDER) -> list[Path]:
     header, tensors = encode_snapshot(snap)
     folder.mkdir(parents=True, exist_ok=True)
     js, st = folder / f"{snap.name}.json", folder / f"{snap.name}.safetensors"
-    js.write_text(json.dumps(header, indent=1, sort_keys=True) + "\n")
+    js.write_text(json.dumps(header, indent=1) + "\n")  # key order is meaningful
     save_file(tensors, str(st))
     return [js, st]
 
