@@ -58,6 +58,8 @@ class NotebookRun:
         ]
         self.bad: set[str] = set()
         self.cell_errors: dict[str, str] = {}
+        #: the student's names that ran out of time in a check -> why later calls are refused
+        self.hung: dict[str, str] = {}
         self.session: Session | None = None
         self.sandbox_missing: list[str] = []
 
@@ -148,20 +150,31 @@ def _grade_check(
             "spent; look for loops that do not end",
         )
     spec = get_check(name)
+    target = spec.target
+    if target in run.hung:
+        return CheckOutcome(name, False, f"not run: {run.hung[target]}")
+    session = None
     try:
         run.cell_timeout = min(run.base_cell_timeout, remaining)
         session = run.ensure()
         session.timeout = min(part.timeout_s, remaining)
+        session.refuse = dict(run.hung)
         salt = (
             student_id if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET") else ""
         )
         result = run_check(spec, session, seed_for(name, salt))
         if not result.passed:
             _raise_if_grader_side(result.message)
-        return CheckOutcome(name, result.passed, result.message)
+        outcome = CheckOutcome(name, result.passed, result.message)
     except StudentError as exc:
         _raise_if_grader_side(str(exc))
-        return CheckOutcome(name, False, str(exc))
+        outcome = CheckOutcome(name, False, str(exc))
+    if session is not None and session.timed_out:
+        run.hung[target] = (
+            f"your `{target}` did not finish within {session.timeout:g} s in part "
+            f"'{part.grade_id}', so later calls to it are not waited for"
+        )
+    return outcome
 
 
 #: packages the sandbox hides on purpose: importing them is the student's problem

@@ -37,6 +37,8 @@ class PartResult:
 
 @dataclass
 class NotebookResult:
+    """One graded notebook of a submission: its parts, and notes the feedback shows."""
+
     notebook: str
     max_score: float
     parts: list[PartResult] = field(default_factory=list)
@@ -51,6 +53,8 @@ class NotebookResult:
 
 @dataclass
 class StudentResult:
+    """Everything one student gets for one assignment; ``key`` makes a rerun skip it."""
+
     student_id: str
     assignment: str
     #: the submission's content key; None means "grade again on the next run" (a grader failure)
@@ -59,12 +63,12 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def score(self) -> float:
-        return round(sum(nb.score for nb in self.notebooks), 4)
-
-    @property
     def max_score(self) -> float:
         return sum(nb.max_score for nb in self.notebooks)
+
+    @property
+    def score(self) -> float:
+        return round(sum(nb.score for nb in self.notebooks), 4)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to ``results/<id>.json`` (scores included, for readers)."""

@@ -37,7 +37,30 @@ from coursekit.calls import _first_tensor as _first_tensor
 from coursekit.calls import call_target as _call_target
 from coursekit.compare import DEFAULT_TOL, diagnose
 
-__all__ = ["Case", "Outcome", "Step", "StudentError", "compare_outcomes"]
+__all__ = ["Case", "Outcome", "Step", "StudentError", "call_case", "compare_outcomes"]
+
+
+def call_case(
+    label: str,
+    *args: Any,
+    device: str,
+    grads: Iterable[int] = (),
+    init: dict | None = None,
+    param_grads: bool | None = None,
+    **kw: Any,
+) -> Case:
+    """A case of one call ``obj(*args)``: the common shape of most cases.
+
+    ``grads`` names the positional arguments whose gradients are compared; a module case
+    (``init`` given) also compares its parameters' gradients whenever ``grads`` is non-empty,
+    unless ``param_grads`` says otherwise. Other keywords go to :class:`Case`.
+    """
+    grads = tuple(grads)
+    if param_grads is None:
+        param_grads = bool(grads) and init is not None
+    return Case(
+        label, [Step(args)], init=init, grad_wrt=grads, param_grads=param_grads, device=device, **kw
+    )
 
 
 class Executor(Protocol):
@@ -109,6 +132,20 @@ def register_pair(
     return visible, hidden
 
 
+def case_table(
+    visible: bool,
+    visible_rows: Iterable[tuple],
+    hidden_rows: Iterable[tuple],
+    draw: Callable[[], tuple] | None = None,
+    n_drawn: int = 3,
+) -> list[tuple]:
+    """The rows of a case table: the visible rows, or the hidden rows then ``n_drawn`` random
+    rows from ``draw()`` (which takes its randomness from the case's generator)."""
+    if visible:
+        return list(visible_rows)
+    return list(hidden_rows) + ([draw() for _ in range(n_drawn)] if draw else [])
+
+
 def rand_int(gen: torch.Generator, lo: int, hi: int) -> int:
     """A random integer in [lo, hi] (both included), drawn from ``gen`` only."""
     return int(torch.randint(lo, hi + 1, (1,), generator=gen))
@@ -173,6 +210,23 @@ def default_device() -> str:
 # Calling a target: shared by the in-kernel executor and the sandboxed child.
 
 
+def refuse_hung(module: torch.nn.Module, refuse: dict[type, str]) -> None:
+    """Make every submodule of ``module`` whose class is in ``refuse`` raise instead of running.
+
+    A class of the student's that did not return within the time limit once is not waited for
+    again: each later call would cost another full timeout (a hanging attention would stall the
+    layer, model and generation parts in turn). The patch is on this case's fresh instances only.
+    """
+    for path, sub in module.named_modules():
+        reason = refuse.get(type(sub))
+        if reason is not None and path:
+
+            def refused(*args: Any, _reason: str = reason, **kwargs: Any) -> Any:
+                raise StudentError(f"not run: {_reason}")
+
+            sub.forward = refused
+
+
 def call_target(
     obj: Any,
     case: Case,
@@ -180,13 +234,18 @@ def call_target(
     cotangent: Any,
     make_sleeper: Callable | None = None,
     injection: tuple[list[str], Channel] | None = None,
+    refuse: dict[type, str] | None = None,
 ) -> Outcome:
-    """Run ``case`` against ``obj`` (``coursekit.calls.call_target``); ``injection`` (patterns,
-    channel): the module's matching submodules answer with the reference."""
-    on_module = None
-    if injection is not None:
+    """Run ``case`` against ``obj`` (``coursekit.calls.call_target``).
 
-        def on_module(module: torch.nn.Module) -> None:
+    ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
+    ``refuse`` (class -> reason): submodules of these classes raise :class:`StudentError` with the
+    reason instead of running (the student's class already ran out of time in an earlier part).
+    """
+
+    def on_module(module: torch.nn.Module) -> None:
+        refuse_hung(module, refuse or {})
+        if injection is not None:
             inject(module, *injection)
 
     return _call_target(obj, case, state, cotangent, make_sleeper, on_module=on_module)

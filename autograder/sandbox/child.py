@@ -23,6 +23,33 @@ MAX_REQUEST = 2**31
 MAX_REPLY = 256 * 2**20  # the parent refuses larger replies anyway (client.Session.max_reply)
 
 
+def _refusals(
+    namespace: dict[str, Any], hung: dict[str, str], target: str
+) -> tuple[dict[type, str], dict[str, Any]]:
+    """The student's names that already ran out of time (name -> reason), made to fail at once.
+
+    Classes become a ``refuse`` map for :func:`call_target` (their submodule instances raise);
+    functions are swapped in ``namespace`` for this call only (the originals are returned, to be
+    put back). The target itself is left alone: the grader does not run a check on it again.
+    """
+    classes: dict[type, str] = {}
+    saved: dict[str, Any] = {}
+    for name, reason in hung.items():
+        obj = namespace.get(str(name))
+        if name == target or obj is None:
+            continue
+        if isinstance(obj, type):
+            classes[obj] = str(reason)
+        elif callable(obj):
+
+            def refused(*args: Any, _reason: str = str(reason), **kwargs: Any) -> Any:
+                raise StudentError(f"not run: {_reason}")
+
+            saved[str(name)] = obj
+            namespace[str(name)] = refused
+    return classes, saved
+
+
 def _short_tb(exc: BaseException, limit: int = 1500) -> str:
     lines = traceback.format_exception_only(type(exc), exc)
     tb = traceback.extract_tb(exc.__traceback__)
@@ -149,7 +176,11 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
                 case, state, cot = decode_case(header["case"], tensors)
                 patterns = [str(p) for p in header.get("inject") or []]
                 injection = (patterns, _SocketChannel(sock, me)) if patterns else None
-                out = call_target(obj, case, state, cot, injection=injection)
+                refuse, saved = _refusals(namespace, header.get("refuse") or {}, header["target"])
+                try:
+                    out = call_target(obj, case, state, cot, injection=injection, refuse=refuse)
+                finally:
+                    namespace.update(saved)
                 reply, blobs = encode_outcome(out)
                 answer({"ok": True, **reply}, blobs)
             except StudentError as exc:

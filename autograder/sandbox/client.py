@@ -187,6 +187,10 @@ class Session:
         limits: Limits | None = None,
     ):
         self.sock, self.pid, self.workdir, self.uid, self.timeout = sock, pid, workdir, uid, timeout
+        #: the student's names (classes, functions) that ran out of time earlier -> the reason;
+        #: calls into them fail at once instead of waiting out another timeout
+        self.refuse: dict[str, str] = {}
+        self.timed_out = False
         self.status_of, self.limits = status_of, limits
         self.dead = False
         self.sandbox_missing: list[str] = []
@@ -199,6 +203,7 @@ class Session:
             protocol.send(self.sock, header, tensors)
             return protocol.recv(self.sock, self.max_reply)
         except TimeoutError:
+            self.timed_out = True
             self.kill()
             raise StudentError(
                 f"did not finish within {timeout or self.timeout:g} s (time limit); "
@@ -242,6 +247,8 @@ class Session:
         request = {"op": "run", "target": target, "case": head}
         if server is not None:
             request["inject"] = server.patterns
+        if self.refuse:
+            request["refuse"] = dict(self.refuse)
         reply, blobs = self._call(request, tensors)
         while "callback" in reply:  # the student's composite calls a reference sub-block
             if server is None:

@@ -127,18 +127,8 @@ def _expose(libc, paths: list[str]) -> None:
         ancestor = _blocking_ancestor(path)
         if ancestor is not None:
             groups.setdefault(ancestor, []).append(path)
-    staging = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
     for ancestor, trees in groups.items():
-        stashes = []
-        for i, tree in enumerate(trees):
-            stash = os.path.join(staging, f".sandbox-expose-{os.getpid()}-{i}")
-            os.makedirs(stash, exist_ok=True)
-            _mount(libc, tree, stash, None, MS_BIND | MS_REC)
-            stashes.append((stash, tree))
-        _mount(libc, "tmpfs", ancestor, "tmpfs", 0, "mode=0755,size=64k")
-        for stash, tree in stashes:
-            os.makedirs(tree, exist_ok=True)
-            _mount(libc, stash, tree, None, MS_MOVE)
+        _cover(libc, ancestor, trees, "0755")
 
 
 #: top-level directories the student's process sees as they are (read-only for its uid by their

@@ -19,7 +19,7 @@ from autograder.checks.bert_gpt._common import (
     _randn,
     _ri,
 )
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import Case, Step, call_case
 from course import bert_gpt as ref
 
 
@@ -162,16 +162,16 @@ def _gpt2_init(i):
 
 
 def _gpt2_cases(gen, device, visible=False):
-    n = 1 if visible else 3
-    for i in range(n):
+    for i, t in enumerate([7] if visible else [7, 1, 24]):
         init = _gpt2_init(i)
-        b, t = _ri(gen, 1, 3), [7, 1, 24][i]
-        ids = torch.randint(0, 37, (b, t), generator=gen)
-        yield Case(
-            f"2 blocks, D={init['hidden_size']}, heads={init['num_heads']}, ids{tuple(ids.shape)}",
-            [Step((ids,))],
+        ids = torch.randint(0, 37, (_ri(gen, 1, 3), t), generator=gen)
+        label = f"2 blocks, D={init['hidden_size']}, heads={init['num_heads']}"
+        # wte.weight and lm_head.weight: the same tied gradient
+        yield call_case(
+            f"{label}, ids{tuple(ids.shape)}",
+            ids,
             init=init,
-            param_grads=not visible,  # wte.weight and lm_head.weight: the same tied gradient
+            param_grads=not visible,
             device=device,
         )
 

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from autograder.checks.foundation._common import _both, _randn, _ri
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from course.foundation import clip as ref
 
 
@@ -67,12 +67,8 @@ def _cases(gen, device, visible=False):
         txt = (img.double() + _randn(gen, n, d, scale=2.0, dtype=torch.float64)).to(dtype)
         log_scale = torch.tensor(t, dtype=dtype)
         grad = (0, 1, 2) if (not visible and dtype != torch.bfloat16) else ()
-        yield Case(
-            f"N={n}, D={d}, t={t:.3g} (exp(t)={math.exp(t):.3g}), {str(dtype)[6:]}",
-            [Step((img, txt, log_scale))],
-            grad_wrt=grad,
-            device=device,
-        )
+        label = f"N={n}, D={d}, t={t:.3g} (exp(t)={math.exp(t):.3g}), {str(dtype)[6:]}"
+        yield call_case(label, img, txt, log_scale, grads=grad, device=device)
 
 
 _both("foundation.clip_loss", "clip_loss", ref.clip_loss, _cases, misconceptions=MISTAKES)

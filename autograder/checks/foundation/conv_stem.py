@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch.nn import functional as F
 
 from autograder.checks.foundation._common import _both, _randn, _ri
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from course.foundation import whisper as ref
 
 
@@ -65,16 +65,12 @@ def _cases(gen, device, visible=False):
         if dtype:
             mel = mel.bfloat16()
         grad = i >= 2 and dtype is None  # the first cases without gradients: a wrong shape is named
-        yield Case(
-            f"n_mels={n_mels}, d_model={d}, mel {tuple(mel.shape)}"
-            + (", bfloat16" if dtype else ""),
-            [Step((mel,))],
-            init={"n_mels": n_mels, "d_model": d},
-            grad_wrt=(0,) if grad else (),
-            param_grads=grad,
-            device=device,
-            dtype=dtype,
+        label = f"n_mels={n_mels}, d_model={d}, mel {tuple(mel.shape)}" + (
+            ", bfloat16" if dtype else ""
         )
+        init = {"n_mels": n_mels, "d_model": d}
+        grads = (0,) if grad else ()
+        yield call_case(label, mel, init=init, grads=grads, device=device, dtype=dtype)
 
 
 _both(

@@ -15,7 +15,7 @@ import torch
 
 from autograder.checks.foundation._common import _both, _randn, _ri
 from autograder.checks.inject import Submodule
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from course.foundation import sam as ref
 
 
@@ -40,30 +40,34 @@ SUBMODULES = {
 }
 
 
-class _ScaleByWidth(ref.SamAttention):
+class _ScaledQuery(ref.SamAttention):
+    """The reference with the query projection scaled by ``factor()`` (a wrong score scale)."""
+
+    def factor(self) -> float:
+        raise NotImplementedError
+
+    def forward(self, query, key, value):
+        saved = self.q_proj.weight.data.clone(), self.q_proj.bias.data.clone()
+        self.q_proj.weight.data *= self.factor()
+        self.q_proj.bias.data *= self.factor()
+        try:
+            return super().forward(query, key, value)
+        finally:
+            self.q_proj.weight.data, self.q_proj.bias.data = saved
+
+
+class _ScaleByWidth(_ScaledQuery):
     """Scores divided by sqrt(C // rate) (all heads) instead of sqrt(head dim)."""
 
-    def forward(self, query, key, value):
-        saved = self.q_proj.weight.data.clone(), self.q_proj.bias.data.clone()
-        f = math.sqrt(self.internal_dim // self.num_heads) / math.sqrt(self.internal_dim)
-        self.q_proj.weight.data *= f
-        self.q_proj.bias.data *= f
-        try:
-            return super().forward(query, key, value)
-        finally:
-            self.q_proj.weight.data, self.q_proj.bias.data = saved
+    def factor(self) -> float:
+        return math.sqrt(self.internal_dim // self.num_heads) / math.sqrt(self.internal_dim)
 
 
-class _NoScale(ref.SamAttention):
-    def forward(self, query, key, value):
-        saved = self.q_proj.weight.data.clone(), self.q_proj.bias.data.clone()
-        f = math.sqrt(self.internal_dim // self.num_heads)
-        self.q_proj.weight.data *= f
-        self.q_proj.bias.data *= f
-        try:
-            return super().forward(query, key, value)
-        finally:
-            self.q_proj.weight.data, self.q_proj.bias.data = saved
+class _NoScale(_ScaledQuery):
+    """Scores not divided at all."""
+
+    def factor(self) -> float:
+        return math.sqrt(self.internal_dim // self.num_heads)
 
 
 def _attention_cases(gen, device, visible=False):
@@ -77,13 +81,12 @@ def _attention_cases(gen, device, visible=False):
         q, k = _randn(gen, b, nq, c, dtype=dt), _randn(gen, b, nk, c, dtype=dt)
         v = _randn(gen, b, nk, c, dtype=dt)
         grad = (0, 1, 2) if (not visible and not dtype) else ()
-        yield Case(
+        yield call_case(
             f"C={c}, heads={h}, downsample_rate={r}, query {tuple(q.shape)}, key/value "
             f"{tuple(k.shape)}" + (", bfloat16" if dtype else ""),
-            [Step((q, k, v))],
-            init={"embedding_dim": c, "num_heads": h, "downsample_rate": r},
-            grad_wrt=grad,
-            param_grads=bool(grad),
+            *(q, k, v),
+            init=dict(embedding_dim=c, num_heads=h, downsample_rate=r),
+            grads=grad,
             device=device,
             dtype=dtype,
         )
@@ -157,19 +160,13 @@ def _block_cases(gen, device, visible=False):
         dt = torch.bfloat16 if dtype else torch.float32
         args = tuple(_randn(gen, b, n, c, dtype=dt) for n in (nq, nk, nq, nk))
         grad = (0, 1) if (not visible and not dtype) else ()
-        yield Case(
+        init = dict(embedding_dim=c, num_heads=h, mlp_dim=m, attention_downsample_rate=r)
+        yield call_case(
             f"C={c}, heads={h}, mlp_dim={m}, rate={r}, skip_first_layer_pe={skip}, "
             f"{nq} tokens, {nk} image positions, batch {b}" + (", bfloat16" if dtype else ""),
-            [Step(args)],
-            init={
-                "embedding_dim": c,
-                "num_heads": h,
-                "mlp_dim": m,
-                "attention_downsample_rate": r,
-                "skip_first_layer_pe": skip,
-            },
-            grad_wrt=grad,
-            param_grads=bool(grad),
+            *args,
+            init=init | {"skip_first_layer_pe": skip},
+            grads=grad,
             device=device,
             dtype=dtype,
         )

@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from autograder.checks.foundation._common import _both, _randn, _ri
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from course.foundation import clip as ref
 
 
@@ -37,8 +37,12 @@ MISTAKES = {
 }
 
 
+# (B images, C classes, P prompts, D, dtype, scale)
+VISIBLE = [(3, 4, 5, 16, torch.float32, 100.0), (1, 2, 1, 8, torch.float32, 100.0)]
+
+
 def _cases(gen, device, visible=False):
-    table = [(3, 4, 5, 16, torch.float32, 100.0), (1, 2, 1, 8, torch.float32, 100.0)]
+    table = list(VISIBLE)
     if not visible:
         table += [
             (_ri(gen, 1, 8), 10, 7, 32, torch.float32, 100.0),
@@ -54,12 +58,10 @@ def _cases(gen, device, visible=False):
         norms = torch.exp(_randn(gen, c, p, 1, scale=1.0, dtype=torch.float64))
         prompts = ((base + noise) * norms).to(dtype)
         grad = (0, 1) if (not visible and dtype != torch.bfloat16) else ()
-        yield Case(
-            f"B={b} images, C={c} classes, P={p} prompts, D={d}, scale {scale}, {str(dtype)[6:]}",
-            [Step((img, prompts, scale))],
-            grad_wrt=grad,
-            device=device,
+        label = (
+            f"B={b} images, C={c} classes, P={p} prompts, D={d}, scale {scale}, {str(dtype)[6:]}"
         )
+        yield call_case(label, img, prompts, scale, grads=grad, device=device)
 
 
 _both(

@@ -30,7 +30,8 @@ class SwiGLU(ref.LlamaMLP):
         )
 
 
-def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-5, **kw):
+def llama_config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-5, **kw):
+    """The reference's config from the students' constructor arguments (also used by ch 07)."""
     return ref.LlamaConfig(
         hidden_size=hidden_size,
         num_attention_heads=num_heads,
@@ -41,7 +42,18 @@ def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-5
     )
 
 
-_mask = ref.causal_mask
+_config = llama_config
+
+
+def _mask(x, cache, attention_mask=None, mask=None):
+    """``mask`` if the caller (a reference layer) passed one, else the causal (and padding) mask
+    for the new tokens of ``x`` (B, T, D) after what ``cache`` holds."""
+    if mask is not None:
+        return mask
+    t = x.shape[1]
+    return ref.causal_mask(
+        t, t + (cache.length() if cache is not None else 0), attention_mask, x.device
+    )
 
 
 class Attention(ref.LlamaAttention):
@@ -53,11 +65,7 @@ class Attention(ref.LlamaAttention):
     def forward(self, x, cos, sin, attention_mask=None, cache=None, layer_idx=0, mask=None):
         """The student's contract; ``mask`` (a full boolean mask) is how the reference's own
         layers call it (when grading, the composite's reference sub-blocks answer both)."""
-        if mask is None:
-            t = x.shape[1]
-            s = t + (cache.length() if cache is not None else 0)
-            mask = _mask(t, s, attention_mask, x.device)
-        return super().forward(x, cos, sin, mask, cache)
+        return super().forward(x, cos, sin, _mask(x, cache, attention_mask, mask), cache)
 
 
 class DecoderLayer(ref.LlamaDecoderLayer):
@@ -66,11 +74,7 @@ class DecoderLayer(ref.LlamaDecoderLayer):
 
     def forward(self, x, cos, sin, cache=None, layer_idx=0, mask=None):
         """The student's contract, or the reference's own call with a full boolean ``mask``."""
-        if mask is None:
-            t = x.shape[1]
-            s = t + (cache.length() if cache is not None else 0)
-            mask = _mask(t, s, None, x.device)
-        return super().forward(x, cos, sin, mask, cache)
+        return super().forward(x, cos, sin, _mask(x, cache, mask=mask), cache)
 
 
 class KVCache(ref.KVCache):
@@ -213,3 +217,34 @@ def attention_case(
         dtype="bfloat16" if bf16 else None,
         cotangent_mask=kwargs["attention_mask"][..., None] if padded else None,
     )
+
+
+def attention_cases(
+    gen,
+    device,
+    visible: bool = False,
+    *,
+    heads: list[tuple[int, int]],
+    head_dims: list[int],
+    lengths: list[int],
+    n_visible: int = 2,
+    max_batch: int = 3,
+    scale: float = 1.0,
+    padded_at: tuple[int, ...] = (),
+    bf16_at: tuple[int, ...] = (),
+):
+    """Self-attention cases at positions 0..T-1: case ``i`` has (H, G) ``heads[i % len]``, head
+    dim ``head_dims[i]``, T ``lengths[i]`` and a random batch of 1 to ``max_batch``; the first
+    ``n_visible`` are the visible ones. Hidden cases ``padded_at`` are left-padded, ``bf16_at`` in
+    bfloat16; hidden cases compare gradients (see :func:`attention_case`)."""
+    for i in range(n_visible if visible else len(head_dims)):
+        h, g = heads[i % len(heads)]
+        dh, t = head_dims[i], lengths[i]
+        b = rand_int(gen, 1, max_batch)
+        x = randn(gen, b, t, h * dh, scale=scale)
+        cos, sin = ref.rope_cos_sin(dh, torch.arange(t).expand(b, t).contiguous())
+        hidden = not visible
+        padded, bf16 = hidden and i in padded_at, hidden and i in bf16_at
+        yield attention_case(
+            gen, device, x, cos, sin, (h, g), padded=padded, bf16=bf16, grads=hidden
+        )

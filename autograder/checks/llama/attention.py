@@ -6,6 +6,7 @@ Known mistakes, then the cases, then the registration.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
@@ -14,8 +15,7 @@ from autograder.checks.llama._common import (
     Attention,
     _both,
     _randn,
-    _ri,
-    attention_case,
+    attention_cases,
 )
 from autograder.checks.spec import Case, Step
 from course import llama as ref
@@ -54,26 +54,14 @@ class _TiledHeads(Attention):
         return _repeat_kv_tiled(x, self.h // self.g)
 
 
-def _attention_cases(gen, device, visible=False):
-    n = 2 if visible else 8
-    for i in range(n):
-        h, g = HEADS[i % len(HEADS)]
-        dh = [8, 4, 16, 8, 2, 8, 4, 8][i]
-        b, t = _ri(gen, 1, 3), [5, 1, 7, 4, 3, 6, 8, 1][i]
-        x = _randn(gen, b, t, h * dh)
-        positions = torch.arange(t).expand(b, t).contiguous()
-        cos, sin = ref.rope_cos_sin(dh, positions)
-        yield attention_case(
-            gen,
-            device,
-            x,
-            cos,
-            sin,
-            (h, g),
-            padded=i in (3, 6) and not visible,
-            bf16=i == 5 and not visible,
-            grads=not visible,
-        )
+_attention_cases = partial(
+    attention_cases,
+    heads=HEADS,
+    head_dims=[8, 4, 16, 8, 2, 8, 4, 8],
+    lengths=[5, 1, 7, 4, 3, 6, 8, 1],
+    padded_at=(3, 6),
+    bf16_at=(5,),
+)
 
 
 _compare_attention = attention_padded_rows()  # coursekit.hooks: shared with the kit

@@ -19,7 +19,7 @@ from autograder.checks.llama._common import (
     _randn,
     _ri,
 )
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import Case, Step, call_case
 from autograder.checks.values import NewCache
 from course import llama as ref
 from coursekit.hooks import generated_ids
@@ -43,19 +43,10 @@ def _decoder_cases(gen, device, visible=False):
         b, t = _ri(gen, 1, 2), [4, 1, 6, 3][i]
         x = _randn(gen, b, t, h * dh)
         cos, sin = ref.rope_cos_sin(dh, torch.arange(t).expand(b, t).contiguous())
-        yield Case(
-            f"heads {h}/{g}, x{tuple(x.shape)}",
-            [Step((x, cos, sin))],
-            init={
-                "hidden_size": h * dh,
-                "intermediate_size": 24,
-                "num_heads": h,
-                "num_kv_heads": g,
-                "eps": 1e-5,
-            },
-            grad_wrt=() if visible else (0,),
-            param_grads=not visible,
-            device=device,
+        init = dict(hidden_size=h * dh, intermediate_size=24, num_heads=h, num_kv_heads=g, eps=1e-5)
+        grads = () if visible else (0,)
+        yield call_case(
+            f"heads {h}/{g}, x{tuple(x.shape)}", x, cos, sin, init=init, grads=grads, device=device
         )
 
 
@@ -65,13 +56,10 @@ def _model_cases(gen, device, visible=False):
         init = _model_init(i)
         b, t = _ri(gen, 1, 2), [6, 1, 9][i]
         ids = torch.randint(0, 61, (b, t), generator=gen)
-        yield Case(
-            f"full forward, heads {init['num_heads']}/{init['num_kv_heads']}, ids{tuple(ids.shape)}",
-            [Step((ids,))],
-            init=init,
-            param_grads=not visible,
-            device=device,
+        label = (
+            f"full forward, heads {init['num_heads']}/{init['num_kv_heads']}, ids{tuple(ids.shape)}"
         )
+        yield call_case(label, ids, init=init, param_grads=not visible, device=device)
     for i in range(1 if visible else 3):
         init = _model_init(i + 3)
         b, p = _ri(gen, 1, 2), [4, 1, 7][i]

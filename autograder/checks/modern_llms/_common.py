@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
+from autograder.checks.llama._common import llama_config
 from autograder.checks.spec import rand_int, register_pair
 from course import llama
 from course import modern_llms as ref
@@ -39,13 +40,7 @@ sliding_window_mask = ref.sliding_window_mask
 
 
 def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-6):
-    return llama.LlamaConfig(
-        hidden_size=hidden_size,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        intermediate_size=intermediate_size,
-        rms_norm_eps=eps,
-    )
+    return llama_config(hidden_size, num_heads, num_kv_heads, intermediate_size, eps)
 
 
 class MultiHeadLatentAttention(ref.MultiHeadLatentAttention):

@@ -68,15 +68,8 @@ def _cases(gen, device, visible=False):
         yield Case(
             label,
             [Step((x, cos, sin), method="latent"), Step((x, cos, sin))],
-            init={
-                "hidden_size": d,
-                "num_heads": h,
-                "q_lora_rank": qr,
-                "kv_lora_rank": r,
-                "qk_nope_head_dim": dn,
-                "qk_rope_head_dim": dr,
-                "v_head_dim": dv,
-            },
+            init=dict(hidden_size=d, num_heads=h, q_lora_rank=qr, kv_lora_rank=r)
+            | dict(qk_nope_head_dim=dn, qk_rope_head_dim=dr, v_head_dim=dv),
             grad_wrt=grad,
             param_grads=bool(grad),
             device=device,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from autograder.checks.modern_llms._common import _BF16, MoE, _both, _randn
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from coursekit.hooks import unchosen_experts
 
 _compare = unchosen_experts()  # coursekit.hooks: shared with the kit
@@ -64,22 +64,9 @@ def _cases(gen, device, visible=False):
             f"{f', shared expert F={fs}' if fs else ''}{', ' + dtype if dtype else ''}"
         )
         grad = (0,) if not visible and not dtype else ()
-        yield Case(
-            label,
-            [Step((x,))],
-            init={
-                "hidden_size": d,
-                "intermediate_size": f,
-                "num_experts": e,
-                "top_k": k,
-                "shared_intermediate_size": fs,
-                "normalize_topk": norm,
-            },
-            grad_wrt=grad,
-            param_grads=bool(grad),
-            device=device,
-            dtype=dtype,
-        )
+        init = dict(hidden_size=d, intermediate_size=f, num_experts=e, top_k=k)
+        init |= dict(shared_intermediate_size=fs, normalize_topk=norm)
+        yield call_case(label, x, init=init, grads=grad, device=device, dtype=dtype)
 
 
 _both(

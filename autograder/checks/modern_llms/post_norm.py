@@ -18,7 +18,7 @@ from autograder.checks.modern_llms._common import (
     _randn,
     _rope,
 )
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 
 
 def _attention(init):
@@ -53,17 +53,11 @@ def _cases(gen, device, visible=False):
         x = _randn(gen, b, t, h * dh, scale=2.0)
         cos, sin = _rope(dh, b, t)
         grad = (0,) if not visible else ()
-        yield Case(
+        yield call_case(
             f"heads {h}, kv heads {g}, head_dim {dh}, F {f}, x{tuple(x.shape)}",
-            [Step((x, cos, sin))],
-            init={
-                "hidden_size": h * dh,
-                "intermediate_size": f,
-                "num_heads": h,
-                "num_kv_heads": g,
-            },
-            grad_wrt=grad,
-            param_grads=bool(grad),
+            *(x, cos, sin),
+            init=dict(hidden_size=h * dh, intermediate_size=f, num_heads=h, num_kv_heads=g),
+            grads=grad,
             device=device,
         )
 

@@ -6,9 +6,11 @@ Known mistakes, then the cases, then the registration.
 
 from __future__ import annotations
 
-from autograder.checks.llama._common import attention_case
+from functools import partial
+
+from autograder.checks.llama._common import attention_cases
 from autograder.checks.llama.attention import _compare_attention
-from autograder.checks.modern_llms._common import QKNormAttention, _both, _randn, _ri, _rope
+from autograder.checks.modern_llms._common import QKNormAttention, _both
 from course.llama import apply_rope, causal_mask
 
 
@@ -39,25 +41,9 @@ class _KeysNotNormalised(QKNormAttention):
 HEADS = [(4, 2), (3, 1), (6, 3), (4, 4), (8, 2), (2, 1)]
 
 
-def _cases(gen, device, visible=False):
-    n = 2 if visible else 7
-    for i in range(n):
-        h, g = HEADS[i % len(HEADS)]
-        dh = [8, 4, 4, 16, 4, 8, 8][i]
-        b, t = _ri(gen, 1, 2), [5, 1, 6, 4, 7, 3, 6][i]
-        x = _randn(gen, b, t, h * dh, scale=3.0)  # large activations: what QK-norm tames
-        cos, sin = _rope(dh, b, t)
-        yield attention_case(
-            gen,
-            device,
-            x,
-            cos,
-            sin,
-            (h, g),
-            padded=i == 4 and not visible,
-            bf16=i == 5 and not visible,
-            grads=not visible,
-        )
+# (H, G), head dims and lengths of the cases; large activations (scale 3): what QK-norm tames
+_shapes = dict(heads=HEADS, head_dims=[8, 4, 4, 16, 4, 8, 8], lengths=[5, 1, 6, 4, 7, 3, 6])
+_cases = partial(attention_cases, **_shapes, max_batch=2, scale=3.0, padded_at=(4,), bf16_at=(5,))
 
 
 _both(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case, case_table
 from autograder.checks.ssl_learning._common import _dt, _randn, _ri, both, stop_gradient_compare
 from course import ssl_learning as ref
 
@@ -82,39 +82,34 @@ HIDDEN = [(1, 2, 2, 0.1, 0.04, 0.0), (2, 16, 6, 0.2, 0.04, 1.0), (4, 64, 3, 0.1,
 
 
 def cases(gen, device, visible=False):
-    table = list(VISIBLE if visible else HIDDEN)
-    if not visible:
-        table += [
-            (
-                _ri(gen, 1, 6),
-                _ri(gen, 3, 48),
-                _ri(gen, 2, 6),
-                0.1,
-                0.04 + 0.01 * _ri(gen, 0, 3),
-                0.9,
-            )
-            for _ in range(2)
-        ]
-    for i, (b, k, crops, st, tt, m) in enumerate(table):
+    def draw():
+        return (
+            _ri(gen, 1, 6),
+            _ri(gen, 3, 48),
+            _ri(gen, 2, 6),
+            0.1,
+            0.04 + 0.01 * _ri(gen, 0, 3),
+            0.9,
+        )
+
+    for i, (b, k, crops, st, tt, m) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw, 2)):
         dtype = torch.float64 if (not visible and i % 3 == 1) else torch.float32
         student = _randn(gen, crops * b, k, dtype=dtype)
         teacher = _randn(gen, 2 * b, k, dtype=dtype)
         center = _randn(gen, 1, k, scale=0.3, dtype=dtype)
-        yield Case(
-            f"B {b}, K {k}, {crops} crops {_dt(dtype)}, student_temp {st}, teacher_temp {tt}, "
-            f"center_momentum {m}",
-            [Step((student, teacher, center, crops, st, tt, m))],
-            grad_wrt=() if visible else (0, 1),
-            device=device,
-        )
+        label = f"B {b}, K {k}, {crops} crops {_dt(dtype)}, student_temp {st}, teacher_temp {tt}"
+        args = (student, teacher, center, crops, st, tt, m)
+        grads = () if visible else (0, 1)
+        yield call_case(f"{label}, center_momentum {m}", *args, grads=grads, device=device)
 
 
 # --- registration -----------------------------------------------------------------------------
+teacher_stopped = stop_gradient_compare({1: "teacher_out"})
 both(
     "ssl_learning.dino_loss",
     "dino_loss",
     ref.dino_loss,
     cases,
     misconceptions=MISTAKES,
-    compare=stop_gradient_compare({1: "teacher_out"}),
+    compare=teacher_stopped,
 )

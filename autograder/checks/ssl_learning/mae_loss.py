@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import Case, Step, case_table
 from autograder.checks.ssl_learning._common import _dt, _pick, _randn, _ri, both
 from course import ssl_learning as ref
 
@@ -60,19 +60,17 @@ HIDDEN = [(1, 4, 3, 0.25, False), (2, 8, 2, 0.5, True), (3, 16, 48, 0.75, True)]
 
 
 def cases(gen, device, visible=False):
-    table = list(VISIBLE if visible else HIDDEN)
-    if not visible:
-        for _ in range(3):
-            table.append(
-                (
-                    _ri(gen, 1, 4),
-                    _pick(gen, [8, 16, 49]),
-                    _ri(gen, 2, 64),
-                    _pick(gen, [0.75, 0.5, 0.875]),
-                    bool(_ri(gen, 0, 1)),
-                )
-            )
-    for i, (b, n, d, ratio, norm) in enumerate(table):
+    def draw():
+        ratio = [0.75, 0.5, 0.875]
+        return (
+            _ri(gen, 1, 4),
+            _pick(gen, [8, 16, 49]),
+            _ri(gen, 2, 64),
+            _pick(gen, ratio),
+            bool(_ri(gen, 0, 1)),
+        )
+
+    for i, (b, n, d, ratio, norm) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw)):
         dtype = torch.float32 if visible else [torch.float32, torch.bfloat16, torch.float64][i % 3]
         pred = _randn(gen, b, n, d, dtype=dtype)
         target = _randn(gen, b, n, d, scale=2.0, dtype=dtype) + 0.5

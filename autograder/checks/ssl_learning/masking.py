@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case, case_table
 from autograder.checks.ssl_learning._common import _dt, _pick, _randn, _ri, both
 from course import ssl_learning as ref
 
@@ -70,28 +70,17 @@ HIDDEN = [(3, 16, 4, 0.9375), (2, 5, 3, 0.0), (1, 1, 2, 0.0), (4, 8, 1, 0.25)]
 
 
 def cases(gen, device, visible=False):
-    table = list(VISIBLE if visible else HIDDEN)
-    if not visible:
-        for _ in range(3):
-            table.append(
-                (
-                    _ri(gen, 1, 6),
-                    _pick(gen, [8, 16, 32, 49, 64]),
-                    _ri(gen, 2, 24),
-                    _pick(gen, [0.75, 0.5, 0.25, 0.875]),
-                )
-            )
-    for i, (b, n, d, ratio) in enumerate(table):
+    def draw():
+        n, ratio = [8, 16, 32, 49, 64], [0.75, 0.5, 0.25, 0.875]
+        return _ri(gen, 1, 6), _pick(gen, n), _ri(gen, 2, 24), _pick(gen, ratio)
+
+    for i, (b, n, d, ratio) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw)):
         dtype = torch.float32 if visible else [torch.float64, torch.float32, torch.bfloat16][i % 3]
         x = _randn(gen, b, n, d, dtype=dtype)
         noise = _noise(gen, b, n)
         grad = (0,) if dtype == torch.float32 and not visible else ()
-        yield Case(
-            f"x ({b}, {n}, {d}) {_dt(dtype)}, mask_ratio {ratio}",
-            [Step((x, ratio, noise))],
-            grad_wrt=grad,
-            device=device,
-        )
+        label = f"x ({b}, {n}, {d}) {_dt(dtype)}, mask_ratio {ratio}"
+        yield call_case(label, x, ratio, noise, grads=grad, device=device)
 
 
 # --- registration -----------------------------------------------------------------------------

@@ -143,13 +143,14 @@ def momentum_cases(gen, device, visible=False):
 
 
 # --- registration -----------------------------------------------------------------------------
+key_stopped = stop_gradient_compare({1: "k"})
 both(
     "ssl_learning.moco_queue",
     "MoCoQueue",
     ref.MoCoQueue,
     queue_cases,
     misconceptions=QUEUE_MISTAKES,
-    compare=stop_gradient_compare({1: "k"}),
+    compare=key_stopped,
 )
 both(
     "ssl_learning.momentum_encoder",

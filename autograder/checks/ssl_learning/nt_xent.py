@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.spec import Case, Step
+from autograder.checks.spec import call_case
 from autograder.checks.ssl_learning._common import _dt, _pick, _randn, _ri, both
 from course import ssl_learning as ref
 
@@ -102,12 +102,8 @@ def cases(gen, device, visible=False):
         z1 = _randn(gen, n, d, scale=3.0, dtype=dtype)
         z2 = z1 + _randn(gen, n, d, dtype=dtype) if i % 2 else _randn(gen, n, d, dtype=dtype)
         grad = (0, 1) if dtype == torch.float32 and not visible else ()
-        yield Case(
-            f"z1, z2 ({n}, {d}) {_dt(dtype)}, temperature {tau}",
-            [Step((z1, z2, tau))],
-            grad_wrt=grad,
-            device=device,
-        )
+        label = f"z1, z2 ({n}, {d}) {_dt(dtype)}, temperature {tau}"
+        yield call_case(label, z1, z2, tau, grads=grad, device=device)
 
 
 # --- registration -----------------------------------------------------------------------------

@@ -36,20 +36,21 @@ def _plain_reshape(images, patch_size):
     return images.permute(0, 2, 3, 1).reshape(b, -1, patch_size * patch_size * c)
 
 
-def _unpatchify_unfold_order(patches, patch_size, height, width):
-    b, n, d = patches.shape
-    p = patch_size
-    c = d // (p * p)
-    x = patches.reshape(b, height // p, width // p, c, p, p).permute(0, 3, 1, 4, 2, 5)
-    return x.reshape(b, c, height, width)
+def _unpatchify_misread(layout: str):
+    """An unpatchify that reads the patches in a wrong ``layout``: "unfold" (each patch vector in
+    (channel, row, column) order) or "column-major" (the patch grid filled column by column)."""
 
+    def unpatchify(patches, patch_size, height, width):
+        b, _, d = patches.shape
+        p = patch_size
+        c, rows, cols = d // (p * p), height // p, width // p
+        if layout == "unfold":
+            x = patches.reshape(b, rows, cols, c, p, p).permute(0, 3, 1, 4, 2, 5)
+        else:
+            x = patches.reshape(b, cols, rows, p, p, c).permute(0, 5, 2, 3, 1, 4)
+        return x.reshape(b, c, height, width)
 
-def _unpatchify_column_major(patches, patch_size, height, width):
-    b, n, d = patches.shape
-    p = patch_size
-    c = d // (p * p)
-    x = patches.reshape(b, width // p, height // p, p, p, c).permute(0, 5, 2, 3, 1, 4)
-    return x.reshape(b, c, height, width)
+    return unpatchify
 
 
 PATCHIFY_MISTAKES = {
@@ -58,8 +59,10 @@ PATCHIFY_MISTAKES = {
     "a plain reshape without the permute (rows of pixels, not square patches)": _plain_reshape,
 }
 UNPATCHIFY_MISTAKES = {
-    "values inside a patch read in (channel, row, column) order instead of (row, column, channel)": _unpatchify_unfold_order,
-    "patches placed column by column instead of row by row": _unpatchify_column_major,
+    "values inside a patch read in (channel, row, column) order instead of (row, column, channel)": _unpatchify_misread(
+        "unfold"
+    ),
+    "patches placed column by column instead of row by row": _unpatchify_misread("column-major"),
 }
 
 # --- cases ------------------------------------------------------------------------------------
