@@ -80,7 +80,11 @@ def source_files(course: Course) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file; of a notebook's normalised JSON (as ``release --check`` compares them)."""
+    from autograder.release import _normalised
+
+    data = _normalised(path).encode() if path.suffix == ".ipynb" else path.read_bytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _manifest(course: Course) -> dict:
