@@ -79,7 +79,7 @@ class NotebookRun:
                 if err and name.startswith("setup-"):  # the course's own code: never the student's
                     raise GraderEnvironmentError(f"the notebook's setup cell failed: {err}")
                 if err:
-                    _raise_if_grader_side(err)
+                    _raise_if_grader_side(err, self.zygote)
                     self.cell_errors.setdefault(name, err)
         return self.session
 
@@ -164,10 +164,10 @@ def _grade_check(
         )
         result = run_check(spec, session, seed_for(name, salt))
         if not result.passed:
-            _raise_if_grader_side(result.message)
+            _raise_if_grader_side(result.message, run.zygote)
         outcome = CheckOutcome(name, result.passed, result.message)
     except StudentError as exc:
-        _raise_if_grader_side(str(exc))
+        _raise_if_grader_side(str(exc), run.zygote)
         outcome = CheckOutcome(name, False, str(exc))
     if session is not None and session.timed_out:
         run.hung[target] = (
@@ -182,9 +182,14 @@ _HIDDEN_PACKAGES = {"course", "autograder", "solutions", "tests", "exercises"}
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
-def _raise_if_grader_side(message: str) -> None:
+def _raise_if_grader_side(message: str, zygote: Zygote | None = None) -> None:
     """An import that fails in the sandbox but works here is the grader's environment failing
-    (permissions, a missing mount), never a student's mistake: stop grading this student."""
+    (permissions, a missing mount), never a student's mistake: stop grading this student.
+
+    With ``zygote``, a fresh sandbox first tries the import itself: if it works there, the error
+    came from the student's code (a raised ``ModuleNotFoundError``, a broken ``sys.path``) and is
+    graded as theirs, so no submission can make itself "rerun" forever.
+    """
     m = _NO_MODULE.search(message)
     if not m or m.group(1).split(".")[0] in _HIDDEN_PACKAGES:
         return
@@ -192,11 +197,24 @@ def _raise_if_grader_side(message: str) -> None:
         found = importlib.util.find_spec(m.group(1)) is not None
     except (ImportError, ValueError):
         found = False
+    if found and zygote is not None and _sandbox_can_import(zygote, m.group(1)):
+        return
     if found:
         raise GraderEnvironmentError(
             f"module {m.group(1)!r} exists in the grader's environment but the sandbox could not "
             "import it"
         )
+
+
+def _sandbox_can_import(zygote: Zygote, module: str) -> bool:
+    """Does ``import module`` work in a fresh sandbox (nothing of the student's in it)?"""
+    session = zygote.spawn(Limits(), 120)
+    try:
+        return session.exec_cell("import-check", f"import {module}", 120) is None
+    except StudentError:
+        return False
+    finally:
+        session.kill()
 
 
 PROBE = """

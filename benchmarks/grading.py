@@ -144,9 +144,11 @@ def main() -> None:
     students = args.students or (12 if llama else 40)
     subs = Path(tempfile.mkdtemp(prefix="bench-class-"))
     (make_llama_class if llama else make_class)(subs, students)
+    load_before = os.getloadavg()[0]
     hardened = run_hardened(subs, args.workers, args.assignment)
     notebook, timeout = ("llama.ipynb", 60) if llama else ("prologue.ipynb", 20)
     plain = run_nbgrader(subs, args.assignment, notebook, timeout)
+    load_after = os.getloadavg()[0]
     args.students = students
     result = {
         "assignment": args.assignment,
@@ -159,6 +161,8 @@ def main() -> None:
         "hardened_students_per_minute": round(60 * args.students / hardened, 1),
         "nbgrader_students_per_minute": round(60 * args.students / plain, 1),
         "speedup_vs_nbgrader": round(plain / hardened, 2),
+        # 1-minute load averages: other work on the machine slows both graders alike only roughly
+        "load_average_before_after": [round(load_before, 1), round(load_after, 1)],
     }
     shutil.rmtree(subs, ignore_errors=True)
     name = "grading_llama.json" if llama else "grading.json"

@@ -83,3 +83,34 @@ def test_import_errors_that_only_the_sandbox_has_are_grader_failures(message, gr
             grading._raise_if_grader_side(message)
     else:
         grading._raise_if_grader_side(message)
+
+
+def test_a_student_raising_an_import_error_is_graded_not_rerun():
+    """A submission cannot make itself "rerun" forever by raising the error a broken sandbox
+    would raise: a fresh sandbox imports the module, so the error is the student's own."""
+    import nbformat
+    from conftest import PROLOGUE, ROOT, solution_cells
+
+    from autograder.grading import GradeSettings, grade_notebook
+    from autograder.layout import Course
+    from autograder.notebooks import load_source
+
+    fake = "def softmax(x, dim=-1):\n    raise ModuleNotFoundError(\"No module named 'torch'\")\n"
+    sol = {**solution_cells(), "softmax": fake}
+    nb = nbformat.read(str(ROOT / "exercises" / PROLOGUE / "prologue.ipynb"), as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in sol:
+            cell.source = sol[gid]
+    source = load_source(Course(ROOT).source_notebooks(PROLOGUE)[0])
+    zygote = Zygote()
+    try:
+        result = grade_notebook(
+            zygote, source, nbformat.writes(nb).encode(), "s", GradeSettings(hidden=[])
+        )
+    finally:
+        zygote.close()
+    parts = {p.grade_id: p for p in result.parts}
+    softmax = next(p for gid, p in parts.items() if "softmax" in gid)
+    assert softmax.score == 0 and "No module named 'torch'" in softmax.checks[0].message
+    assert result.score > 0  # the other parts are graded as usual
