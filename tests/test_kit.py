@@ -362,3 +362,18 @@ def test_a_changed_reference_makes_the_kit_stale(tmp_path):
     assert "course/llama.py" in message and "python -m autograder release --kit" in message
     (tmp_path / "kit/src/coursekit/snapshots/llama.rmsnorm.visible.json").unlink()
     assert any("snapshots missing for llama.rmsnorm.visible" in p for p in kit.stale_kit(copy))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's allow-list needs root")
+def test_the_sandbox_imports_the_whole_kit():
+    """The setup cell's ``from coursekit import check`` and the weight loaders import inside the
+    grader's sandbox, although kit/src (outside the venv) is not visible there."""
+    from autograder.grading import _sandbox_can_import
+    from autograder.sandbox.client import Zygote
+
+    zygote = Zygote()
+    try:
+        for module in ("coursekit", "coursekit.replay", "coursekit.weights"):
+            assert _sandbox_can_import(zygote, module), module
+    finally:
+        zygote.close()
