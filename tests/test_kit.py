@@ -377,3 +377,19 @@ def test_the_sandbox_imports_the_whole_kit():
             assert _sandbox_can_import(zygote, module), module
     finally:
         zygote.close()
+
+
+def test_every_notebook_installs_this_kit_version():
+    """One version everywhere: kit/pyproject.toml, coursekit.__version__, the wheel's URL in the
+    setup cell of every notebook source and of the new-chapter template."""
+    import tomllib
+
+    import coursekit
+
+    version = tomllib.loads((ROOT / "kit" / "pyproject.toml").read_text())["project"]["version"]
+    assert version == kit.KIT_VERSION == coursekit.__version__
+    sources = [*COURSE.solutions.glob("*/*.py"), ROOT / "autograder/templates/chapter/notebook.py"]
+    stale = [
+        str(p.relative_to(ROOT)) for p in sources if f'KIT = "{kit.KIT_URL}"' not in p.read_text()
+    ]
+    assert not stale, stale
