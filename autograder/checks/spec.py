@@ -16,46 +16,28 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
 
-from autograder.checks.compare import DEFAULT_TOL, diagnose
 from autograder.checks.inject import Channel, LocalChannel, Submodule, SubmoduleServer, inject
-from autograder.checks.kernels import count_triton_launches
+from coursekit.calls import (
+    Case,
+    Outcome,
+    Step,
+    StudentError,
+    compare_case,
+    compare_outcomes,
+    matching_mistake,
+    run_student,
+)
+from coursekit.calls import _first_tensor as _first_tensor
+from coursekit.calls import call_target as _call_target
+from coursekit.compare import DEFAULT_TOL, diagnose
 
-
-@dataclass
-class Step:
-    """One call: ``obj.method(*args, **kwargs)`` (``method=None`` calls the object itself)."""
-
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    method: str | None = None
-
-
-@dataclass
-class Case:
-    """One set of inputs. ``init`` builds a module (class targets) with a state dict from the reference.
-
-    ``grad_wrt`` lists the positional args of the *last* step whose gradients are compared;
-    ``param_grads`` compares gradients of all parameters (module targets).
-    """
-
-    label: str
-    steps: list[Step]
-    init: dict | None = None
-    grad_wrt: tuple[int, ...] = ()
-    param_grads: bool = False
-    device: str = "cpu"
-    dtype: str | None = None  # module cases: cast parameters to this dtype (e.g. "bfloat16")
-    cotangent_mask: torch.Tensor | None = (
-        None  # zero the output gradient where values are unspecified
-    )
-    #: run the check's ``submodules`` as the reference (see checks.inject); False runs the student's
-    inject: bool = True
+__all__ = ["Case", "Outcome", "Step", "StudentError", "call_case", "compare_outcomes"]
 
 
 def call_case(
@@ -81,18 +63,6 @@ def call_case(
     )
 
 
-@dataclass
-class Outcome:
-    outputs: list[Any]
-    input_grads: list[Any] = field(default_factory=list)
-    param_grads: dict[str, Any] = field(default_factory=dict)
-    param_shapes: dict[str, list[int]] = field(default_factory=dict)
-    sleeper_calls: list[int] = field(default_factory=list)
-    triton_launches: int = 0  # Triton kernels launched by the calls (see checks.kernels)
-    #: the reference in float64 on the same inputs (trusted side only), for tolerances
-    truth: Outcome | None = None
-
-
 class Executor(Protocol):
     """Runs one case against the student's object; may raise :class:`StudentError`."""
 
@@ -104,10 +74,6 @@ class Executor(Protocol):
         cotangent: Any,
         server: SubmoduleServer | None = None,
     ) -> Outcome: ...
-
-
-class StudentError(Exception):
-    """The student's code raised, timed out or returned something unusable. Message is for them."""
 
 
 @dataclass
@@ -244,34 +210,6 @@ def default_device() -> str:
 # Calling a target: shared by the in-kernel executor and the sandboxed child.
 
 
-def _to_device(value: Any, device: str) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, list | tuple):
-        return type(value)(_to_device(v, device) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    return value
-
-
-def _detach(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, list | tuple):
-        return [_detach(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _detach(v) for k, v in value.items()}
-    return value
-
-
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, list | tuple) and value and isinstance(value[0], torch.Tensor):
-        return value[0]
-    return None
-
-
 def refuse_hung(module: torch.nn.Module, refuse: dict[type, str]) -> None:
     """Make every submodule of ``module`` whose class is in ``refuse`` raise instead of running.
 
@@ -298,114 +236,19 @@ def call_target(
     injection: tuple[list[str], Channel] | None = None,
     refuse: dict[type, str] | None = None,
 ) -> Outcome:
-    """Run ``case`` against ``obj`` (a function or a class). Used on both sides of the sandbox.
+    """Run ``case`` against ``obj`` (``coursekit.calls.call_target``).
 
     ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
     ``refuse`` (class -> reason): submodules of these classes raise :class:`StudentError` with the
     reason instead of running (the student's class already ran out of time in an earlier part).
     """
-    device = case.device
-    calls: list[int] = []
 
-    ctx: dict[str, Any] = {}
-
-    def prepare(value: Any) -> Any:
-        from autograder.checks.values import NewCache, Sleeper
-
-        if isinstance(value, NewCache):
-            if "cache" not in ctx:
-                ctx["cache"] = ctx["target"].new_cache()
-            return ctx["cache"]
-        if isinstance(value, Sleeper):
-            counter = [0]
-            calls.append(0)
-            slot = len(calls) - 1
-
-            def fn() -> None:
-                import time
-
-                counter[0] += 1
-                calls[slot] = counter[0]
-                time.sleep(value.cold_s if counter[0] <= value.cold_calls else value.warm_s)
-
-            return fn
-        if isinstance(value, list | tuple):
-            return type(value)(prepare(v) for v in value)
-        if isinstance(value, dict):
-            return {k: prepare(v) for k, v in value.items()}
-        return _to_device(value, device)
-
-    outcome = Outcome(outputs=[])
-    if case.init is not None and state is None:  # a plain class (e.g. a cache), no parameters
-        target = obj(**case.init)
-    elif case.init is not None:
-        module = obj(**case.init)
-        if not isinstance(module, torch.nn.Module):
-            raise StudentError(
-                f"{getattr(obj, '__name__', 'the class')} must build a torch.nn.Module"
-            )
-        outcome.param_shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
-        if state is not None:
-            missing = set(state) - set(outcome.param_shapes)
-            extra = set(outcome.param_shapes) - set(state)
-            if missing or extra:
-                return outcome  # the parent reports the naming problem from param_shapes
-            try:
-                module.load_state_dict(state, strict=True)
-            except RuntimeError as exc:
-                raise StudentError(f"load_state_dict failed: {str(exc)[:300]}") from None
-        module = module.to(device)
-        if case.dtype:
-            module = module.to(getattr(torch, case.dtype))
-        if case.param_grads:
-            module.zero_grad(set_to_none=True)
+    def on_module(module: torch.nn.Module) -> None:
         refuse_hung(module, refuse or {})
         if injection is not None:
             inject(module, *injection)
-        target = module
-    else:
-        target = obj
-    ctx["target"] = target
-    last_args: list[Any] = []
-    for i, step in enumerate(case.steps):
-        args = [prepare(a) for a in step.args]
-        kwargs = {k: prepare(v) for k, v in step.kwargs.items()}
-        last = i == len(case.steps) - 1
-        if last and case.grad_wrt:
-            for j in case.grad_wrt:
-                args[j] = args[j].detach().requires_grad_(True)
-        fn = getattr(target, step.method) if step.method else target
-        with (
-            torch.set_grad_enabled(last and (bool(case.grad_wrt) or case.param_grads)),
-            count_triton_launches() as launches,
-        ):
-            out = fn(*args, **kwargs)
-        outcome.triton_launches += launches[0]
-        outcome.outputs.append(out)
-        last_args = args
-    if (case.grad_wrt or case.param_grads) and cotangent is not None:
-        out = _first_tensor(outcome.outputs[-1])
-        if out is None or not out.requires_grad:
-            raise StudentError(
-                "the output does not depend differentiably on the inputs "
-                "(is a .detach(), .item() or torch.no_grad() in the way?)"
-            )
-        if tuple(out.shape) != tuple(cotangent.shape):
-            raise StudentError(
-                f"output shape {tuple(out.shape)} differs from the expected "
-                f"{tuple(cotangent.shape)}"
-            )
-        out.backward(cotangent.to(device=out.device, dtype=out.dtype))
-        outcome.input_grads = [last_args[j].grad for j in case.grad_wrt]
-        if case.param_grads and case.init is not None:
-            outcome.param_grads = {  # every name of a shared (tied) parameter
-                n: p.grad for n, p in target.named_parameters(remove_duplicate=False)
-            }
-    outcome.outputs = _detach(outcome.outputs)
-    outcome.input_grads = _detach(outcome.input_grads)
-    outcome.param_grads = _detach(outcome.param_grads)
-    outcome.sleeper_calls = list(calls)
-    return outcome
+
+    return _call_target(obj, case, state, cotangent, make_sleeper, on_module=on_module)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,15 +312,14 @@ def _cotangent(outputs: list[Any], gen: torch.Generator) -> torch.Tensor | None:
     return torch.randn(out.shape, generator=gen, dtype=torch.float32).to(out.dtype)
 
 
-def run_check(
-    check: Check, executor: Executor, seed: int, device: str | None = None
-) -> CheckResult:
-    """Run every case of ``check``; stop at the first failure and explain it."""
+def reference_cases(
+    check: Check, seed: int, device: str
+) -> Iterator[tuple[Case, dict[str, torch.Tensor] | None, Any, Outcome]]:
+    """Every case of ``check`` with its module state, output gradient and the reference's
+    outcome (``truth`` included), drawn from ``seed``: what the grader compares a student
+    against, and what the student kit's snapshots record for the visible checks."""
     gen = torch.Generator().manual_seed(seed)
-    device = device or default_device()
-    n = 0
     for case in check.cases(gen, device):
-        n += 1
         state = None
         if case.init is not None:
             state = reference_state(check.reference, case.init, gen)
@@ -494,6 +336,17 @@ def run_check(
                 cot = cot * case.cotangent_mask.to(cot.dtype)
         expected = call_target(check.reference, case, state, cot)
         expected.truth = _float64_truth(check, case, state, cot)
+        yield case, state, cot, expected
+
+
+def run_check(
+    check: Check, executor: Executor, seed: int, device: str | None = None
+) -> CheckResult:
+    """Run every case of ``check``; stop at the first failure and explain it."""
+    device = device or default_device()
+    n = 0
+    for case, state, cot, expected in reference_cases(check, seed, device):
+        n += 1
         server = None
         if check.submodules and case.inject and case.init is not None:
             server = SubmoduleServer(check.submodules, case.init)
@@ -564,63 +417,14 @@ def _float64_truth(check: Check, case: Case, state, cot) -> Outcome | None:
 
 
 def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str | None:
-    if case.init is not None and got.param_shapes != expected.param_shapes:
-        want = {k: tuple(v) for k, v in expected.param_shapes.items()}
-        have = {k: tuple(v) for k, v in got.param_shapes.items()}
-        missing = sorted(set(want) - set(have))
-        extra = sorted(set(have) - set(want))
-        if missing or extra:
-            return f"parameter names differ: missing {missing}, unexpected {extra}"
-        diff = [f"{k}: expected {want[k]}, got {have[k]}" for k in want if want[k] != have[k]]
-        return "parameter shapes differ: " + "; ".join(diff)
-    if check.must_launch_triton and got.triton_launches == 0:
-        return (
-            "no Triton kernel ran: this part is about writing the kernel, so launch a "
-            "@triton.jit function (kernel[grid](...)) instead of computing with torch operations"
-        )
-    if check.compare is not None:
-        return check.compare(case, expected, got)
-    if len(got.outputs) != len(expected.outputs):
-        return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
-    return compare_outcomes(expected, got, check.tol, case.grad_wrt)
+    return compare_case(case, expected, got, check.tol, check.compare, check.must_launch_triton)
 
 
-def compare_outcomes(
-    expected: Outcome, got: Outcome, tol, grad_wrt: tuple[int, ...] = ()
-) -> str | None:
-    """Outputs, then input gradients, then parameter gradients; tolerances widened by the
-    reference's own float64 error where ``expected.truth`` is known."""
-    truth = expected.truth or Outcome(outputs=[])
-
-    def at(seq, i):
-        return seq[i] if i < len(seq) else None
-
-    for i, (e, g) in enumerate(zip(expected.outputs, got.outputs)):
-        where = "output" if len(expected.outputs) == 1 else f"output of step {i}"
-        msg = diagnose(e, g, tol, where, at(truth.outputs, i))
-        if msg:
-            return msg
-    for k, (j, (e, g)) in enumerate(zip(grad_wrt, zip(expected.input_grads, got.input_grads))):
-        msg = diagnose(e, g, tol, f"gradient of argument {j}", at(truth.input_grads, k))
-        if msg:
-            return msg
-    for name, e in expected.param_grads.items():
-        msg = diagnose(
-            e,
-            got.param_grads.get(name),
-            tol,
-            f"gradient of parameter {name!r}",
-            truth.param_grads.get(name),
-        )
-        if msg:
-            return msg
-    return None
-
-
-def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outcome) -> str:
-    """The named mistake whose output the student's matches, if any. A mistake whose output equals
-    the reference's on this case says nothing (the student's error is elsewhere, e.g. in a
-    gradient), so it is never named."""
+def mistake_outputs(
+    check: Check, case: Case, state, expected: Outcome
+) -> Iterator[tuple[str, list[Any]]]:
+    """(label, outputs) of each named mistake on ``case`` whose outputs differ from the
+    reference's (a mistake indistinguishable from the right answer on this case says nothing)."""
     for label, variant in check.misconceptions.items():
         try:
             wrong = call_target(
@@ -633,9 +437,12 @@ def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outc
             continue
         if all(diagnose(w, e, check.tol) is None for w, e in zip(wrong.outputs, expected.outputs)):
             continue  # indistinguishable from the right answer on this case
-        if all(diagnose(w, g, check.tol) is None for w, g in zip(wrong.outputs, got.outputs)):
-            return f". Your output matches a common mistake: {label}."
-    return ""
+        yield label, wrong.outputs
+
+
+def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outcome) -> str:
+    """The named mistake whose output the student's matches, if any (see ``mistake_outputs``)."""
+    return matching_mistake(mistake_outputs(check, case, state, expected), got, check.tol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,17 +456,14 @@ class InKernelExecutor:
         self.obj = obj
 
     def run(self, target, case, state, cotangent, server=None) -> Outcome:
-        injection = None if server is None else (server.patterns, LocalChannel(server))
-        try:
-            return call_target(self.obj, case, state, cotangent, injection=injection)
-        except StudentError:
-            raise
-        except NotImplementedError:
-            raise StudentError(
-                "not implemented yet (the cell still raises NotImplementedError)"
-            ) from None
-        except Exception as exc:  # the student's exception is the diagnosis
-            raise StudentError(f"raised {type(exc).__name__}: {str(exc)[:500]}") from None
+        on_module = None
+        if server is not None:
+            channel = LocalChannel(server)
+
+            def on_module(module: torch.nn.Module) -> None:
+                inject(module, server.patterns, channel)
+
+        return run_student(self.obj, case, state, cotangent, on_module=on_module)
 
 
 def check(name: str, obj: Any) -> None:

@@ -17,6 +17,10 @@ import time
 
 import torch  # noqa: F401  (the point: import once, fork many)
 
+# the student kit, whole: the notebooks' setup cell imports it, and its source (kit/src, outside the
+# venv) is not visible from inside the sandbox
+import coursekit  # noqa: F401
+import coursekit.weights  # noqa: F401
 from autograder.sandbox import child, limits
 
 #: wait statuses of reaped children (pid -> status), for the parent's death reasons

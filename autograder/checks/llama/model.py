@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import torch
 
-from autograder.checks.compare import diagnose
 from autograder.checks.llama._common import (
     HEADS,
     LAYER_PARTS,
@@ -20,9 +19,10 @@ from autograder.checks.llama._common import (
     _randn,
     _ri,
 )
-from autograder.checks.spec import Case, Outcome, Step, call_case
+from autograder.checks.spec import Case, Step, call_case
 from autograder.checks.values import NewCache
 from course import llama as ref
+from coursekit.hooks import generated_ids
 
 
 class _PostNorm(DecoderLayer):
@@ -105,22 +105,7 @@ def _generate_cases(gen, device, visible=False):
         )
 
 
-def _compare_generate(case: Case, expected: Outcome, got: Outcome) -> str | None:
-    if len(case.steps) == 2:  # determinism: the student's two runs, compared with each other
-        first, second = got.outputs
-        prompt = case.steps[0].args[0]
-        want = (prompt.shape[0], prompt.shape[1] + case.steps[0].args[1])
-        if not isinstance(first, torch.Tensor) or tuple(first.shape) != want:
-            return f"generated ids: expected shape {want}, got {getattr(first, 'shape', first)}"
-        if not torch.equal(first[:, : prompt.shape[1]].cpu(), prompt):
-            return "generated ids must start with the prompt"
-        if not isinstance(second, torch.Tensor) or not torch.equal(first, second):
-            return (
-                "two runs with the same seed gave different tokens: draw with "
-                "torch.multinomial(..., generator=torch.Generator().manual_seed(seed))"
-            )
-        return None
-    return diagnose(expected.outputs[0], got.outputs[0], None, "generated ids")
+_compare_generate = generated_ids()  # coursekit.hooks: shared with the kit
 
 
 _both(

@@ -8,12 +8,11 @@ tests/test_ssl_learning_oracles.py).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 
 from autograder.checks.compare import DEFAULT_TOL
-from autograder.checks.spec import Case, Outcome, compare_outcomes, rand_int, register_pair
+from autograder.checks.spec import rand_int, register_pair
+from coursekit.hooks import stop_gradient
 
 
 def _randn(gen: torch.Generator, *shape, scale: float = 1.0, dtype=torch.float32):
@@ -33,29 +32,9 @@ BF16 = {**DEFAULT_TOL, torch.bfloat16: (3e-2, 3e-2)}
 
 
 def stop_gradient_compare(arg_names: dict[int, str]):
-    """Compare as usual, but first say plainly when a gradient reaches an argument that sits
-    behind a stop-gradient in the reference (its expected gradient is None)."""
-
-    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
-        grads = list(got.input_grads)
-        for k, j in enumerate(case.grad_wrt):
-            want = expected.input_grads[k] if k < len(expected.input_grads) else None
-            have = grads[k] if k < len(grads) else None
-            if want is None and isinstance(have, torch.Tensor):
-                if bool(have.abs().sum() > 0):
-                    name = arg_names.get(j, f"argument {j}")
-                    return (
-                        f"a gradient reached {name}: missing stop-gradient (the target branch "
-                        f"must be detached, e.g. {name}.detach(), so that no gradient flows "
-                        "into it)"
-                    )
-                grads[k] = None  # an all-zero gradient is as good as none
-        if len(got.outputs) != len(expected.outputs):
-            return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
-        got = replace(got, input_grads=grads)
-        return compare_outcomes(expected, got, BF16, case.grad_wrt)
-
-    return compare
+    """Compare as usual, but first name a gradient that reaches an argument behind a
+    stop-gradient (``coursekit.hooks.stop_gradient``, shared with the kit)."""
+    return stop_gradient(arg_names={str(k): v for k, v in arg_names.items()})
 
 
 def both(name: str, target: str, reference, cases, **kw) -> None:

