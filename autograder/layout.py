@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from autograder.errors import CourseError
 
@@ -59,25 +60,28 @@ class Course:
             for d in ("solutions", "course", "autograder", "tests", "benchmarks", "book", ".git")
         ]
 
-    #: what a grading worker on another machine needs of the course (see :meth:`stage_for_workers`)
-    WORKER_FILES = (
-        "autograder",
-        "course",
-        "solutions",
-        "nbgrader_config.py",
-        "book/_static/*.json",
-    )
+    #: what a grading worker on another machine needs of the course (see :meth:`stage_for_workers`):
+    #: glob pattern in the checkout -> folder of the staged copy (None: the same relative path)
+    WORKER_FILES: ClassVar[dict[str, str | None]] = {
+        "autograder": None,
+        "course": None,
+        "kit/src/coursekit": "coursekit",  # importable from the top, like the package installed
+        "solutions": None,
+        "nbgrader_config.py": None,
+        "book/_static/*.json": None,
+    }
 
     def stage_for_workers(self) -> Path:
         """A fresh temporary folder with what grading workers need, shipped to Ray nodes as their
-        ``working_dir``: the autograder and its checks, the reference code, the source notebooks
+        ``working_dir`` (which Ray puts first on their ``sys.path``): the autograder and its
+        checks, the reference code, the student kit the sandbox preloads, the source notebooks
         and the data files checks read (``book/_static/*.json``). A few MB; nothing else of the
         checkout (no virtual environment, no book build, no submissions or grades)."""
         dest = Path(tempfile.mkdtemp(prefix="ag-course-"))
         skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-        for pattern in self.WORKER_FILES:
+        for pattern, rename in self.WORKER_FILES.items():
             for src in sorted(self.root.glob(pattern)):
-                target = dest / src.relative_to(self.root)
+                target = dest / (rename or src.relative_to(self.root))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if src.is_dir():
                     shutil.copytree(src, target, ignore=skip)
