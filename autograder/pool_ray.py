@@ -69,6 +69,8 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
     """Start a private local Ray instance (``address`` None) or join a cluster (``auto``,
     ``HOST:PORT`` of its head, or ``ray://HOST:PORT`` through Ray Client), shipping
     ``working_dir`` to every worker. Returns the temporary directory a local instance logs to."""
+    if address and address.startswith("ray://"):
+        _send_token_through_ray_client()  # read once, when ray loads: before the import
     ray = import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network calls of its own
     common: dict[str, Any] = {
@@ -101,8 +103,6 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             f"the Ray cluster at {address} is unreachable (nothing answers on that port); start it "
             "with `ray up cluster.yaml` or `ray start --head`, or check the address and firewall."
         )
-    if address.startswith("ray://"):
-        _send_token_through_ray_client()
     try:
         ray.init(address=address, **common)
     except ConnectionError as exc:
