@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def grade_class(
             todo.append(sub)
 
     def work(sub: Submission, worker: Worker) -> tuple[str, dict[str, Any]]:
-        mine = GradeSettings(hidden=settings.hidden + worker.hidden)
+        mine = replace(settings, hidden=settings.hidden + worker.hidden)
         try:
             graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
         except Exception as exc:  # a grader-side failure must not end the class's run
