@@ -271,7 +271,10 @@ def main() -> None:
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     try:
-        app(standalone_mode=False)
+        # without standalone mode click *returns* a command's typer.Exit code instead of exiting
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -100,12 +100,14 @@ def _manifest(course: Course) -> dict:
 
 def _note(check) -> str:
     """The kit's note on a composite: no reference sub-blocks stand in for the student's here."""
-    if not check.submodules:
-        return ""
-    subs = sorted({s.check.removesuffix(".visible") for s in check.submodules.values()})
+    from autograder.checks.spec import sub_block_checks
+
+    subs = sub_block_checks(check)
     return (
-        f" (this visible check runs your own {', '.join(subs)} inside: a mistake there shows up "
-        "here too; the grader grades this part with the reference sub-blocks)"
+        f" (this visible check runs your own {subs} inside: a mistake there shows up here too; "
+        "the grader grades this part with the reference sub-blocks)"
+        if subs
+        else ""
     )
 
 

@@ -71,6 +71,21 @@ def test_release_check_command_passes():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_a_stale_release_fails_the_check_command(monkeypatch):
+    """`release --all --check` (what CI runs) exits 1 when a generated notebook is stale."""
+    import pytest
+
+    from autograder import cli
+    from autograder import release as rel
+
+    monkeypatch.setattr(rel, "stale_files", lambda course, name: [f"exercises/{name}/x.ipynb"])
+    monkeypatch.setattr(sys, "argv", ["autograder", "release", "--all", "--check"])
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1
+
+
 def test_release_holds_only_student_files():
     """The .py notebook sources hold the solutions: no file of any release may be one."""
     course = Course(ROOT)

@@ -366,14 +366,19 @@ def run_check(
     return CheckResult(check.name, True, f"{n} cases passed{_injected(check)}", n)
 
 
+def sub_block_checks(check: Check) -> str:
+    """The checks of a composite's graded sub-blocks, comma-separated ("" for a plain block)."""
+    return ", ".join(sorted({s.check.removesuffix(".visible") for s in check.submodules.values()}))
+
+
 def _injected(check: Check) -> str:
     """The feedback's note on a composite graded with reference sub-blocks."""
-    if not check.submodules:
-        return ""
-    subs = sorted({s.check.removesuffix(".visible") for s in check.submodules.values()})
+    subs = sub_block_checks(check)
     return (
-        f" (graded with the reference {', '.join(subs)} in place of your sub-blocks: their "
-        "mistakes count in their own parts only)"
+        f" (graded with the reference {subs} in place of your sub-blocks: their mistakes count in "
+        "their own parts only)"
+        if subs
+        else ""
     )
 
 
