@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from course.llama import (
@@ -131,6 +131,10 @@ def load_balancing_loss(
 # 2. Multi-head latent attention (DeepSeek-V2/V3)
 
 
+#: MLA's cache: a list holding the latents so far (one tensor), filled on the first call
+Latents = list[Tensor] | None
+
+
 class MultiHeadLatentAttention(nn.Module):
     """MLA: keys and values are rebuilt from a small cached latent; RoPE lives in a decoupled key.
 
@@ -185,13 +189,8 @@ class MultiHeadLatentAttention(nn.Module):
         return torch.cat([self.kv_a_layernorm(c), k_pe], dim=-1)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        cos: torch.Tensor,
-        sin: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        cache: list[torch.Tensor] | None = None,
-    ) -> torch.Tensor:
+        self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None = None, cache: Latents = None
+    ) -> Tensor:
         """x (B, T, D); cos/sin (B, T, qk_rope_head_dim); mask (B, 1, T, S) bool, True = keep.
 
         ``cache``: a one-element list holding the latents so far (B, S - T, r + dr), or empty.
