@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -11,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROLOGUE = "00-prologue"
+#: class secrets the check tests run under (other random inputs each time)
+SECRETS = ["", "class-secret-1"]
 
 # Without a GPU, Triton kernels run in Triton's interpreter; this must be set before any test
 # module imports triton (the kernels' decorator reads it once).
@@ -101,3 +104,87 @@ def driver():
         yield drv
     finally:
         drv.quit()
+
+
+@pytest.fixture(params=SECRETS, ids=["no-secret", "secret-1"])
+def secret(request, monkeypatch):
+    """Run a test without a class secret and with one (checks then draw other inputs)."""
+    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    return request.param
+
+
+def outcome(name: str, obj):
+    """Run check ``name`` against ``obj`` in this process, at the check's (secret-aware) seed."""
+    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+
+
+@dataclass
+class Mistake:
+    """A student with one known mistake: in answer cell ``cell`` each ``old`` is replaced by its
+    ``new``. Part ``part`` must lose its points (some of them, if ``partial``), its feedback must
+    contain ``named``, and no other part may lose any (one mistake, one deduction)."""
+
+    student: str
+    cell: str
+    edits: list[tuple[str, str]]
+    part: str
+    named: str
+    partial: bool = False
+
+
+def grade_mistakes(
+    tmp_path: Path, assignment: str, notebook: str, full_score: float, mistakes: list[Mistake]
+) -> dict[str, dict]:
+    """Grade, through the hardened grader, the full solution, the unanswered release and one
+    student per mistake; check full marks, zero, and each mistake's contract. Returns the results
+    by student id, for a test's own further checks."""
+    from autograder.layout import Course
+    from autograder.service import grade_class
+
+    sol = solution_cells(assignment, notebook)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    kw = {"assignment": assignment, "name": notebook}
+    write_submission(subs, "full", sol, **kw)
+    write_submission(subs, "stub", None, **kw)  # the release, unanswered
+    for m in mistakes:
+        cell = sol[m.cell]
+        for old, new in m.edits:
+            assert old in cell, (m.student, old)
+            cell = cell.replace(old, new)
+        write_submission(subs, m.student, {**sol, m.cell: cell}, **kw)
+    results, _ = grade_class(Course(ROOT), assignment, subs, tmp_path / "out", 2, None)
+    by = {r["student_id"]: r for r in results}
+    assert by["full"]["score"] == full_score, by["full"]
+    assert by["stub"]["score"] == 0, by["stub"]
+    for m in mistakes:
+        parts = {p["grade_id"]: p for p in by[m.student]["notebooks"][0]["parts"]}
+        lost = [gid for gid, p in parts.items() if p["score"] < p["points"]]
+        assert lost == [m.part], (m.student, lost)
+        assert m.partial or parts[m.part]["score"] == 0, (m.student, parts[m.part])
+        messages = " ".join(c["message"] for c in parts[m.part]["checks"])
+        assert m.named in messages, (m.student, messages)
+    return by
+
+
+def open_widget(driver, tmp_path: Path, widget) -> None:
+    """Load ``widget`` (a course.widgets HTML widget) alone in a page of the headless browser and
+    wait until its script says it is ready."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = tmp_path / "widget.html"
+    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
+    )
+
+
+def node_or_skip() -> str:
+    """The Node.js executable that runs widgets' update functions without a browser."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        pytest.skip("Node.js is not installed")
+    return node

@@ -6,10 +6,9 @@ on the built page)."""
 from __future__ import annotations
 
 import json
-import shutil
 
-import pytest
 import torch
+from conftest import node_or_skip, open_widget
 
 from course import bert_gpt as ref
 
@@ -79,16 +78,8 @@ def test_expected_grid_matches_the_reference_rule():
 
 
 def test_explorer_shows_the_reference_masks(driver, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    page = tmp_path / "explorer.html"
-    page.write_text(
-        f"<!doctype html><meta charset=utf-8><body>{ref.mask_explorer().to_html()}</body>"
-    )
-    driver.get(page.as_uri())
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, ref.mask_explorer())
     check_attention_mask(driver)
 
 
@@ -96,9 +87,7 @@ def test_explorer_javascript_in_node_matches_the_reference():
     """Without a browser: the widget's update function run by node for every setting."""
     import subprocess
 
-    node = shutil.which("node") or shutil.which("nodejs")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     settings = [
         {"kind": k, "side": s, "length": n, "pad": p}
         for k in ("causal", "bidirectional")

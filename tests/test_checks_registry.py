@@ -79,7 +79,7 @@ def test_solution_passes_each_check(name):
 
 
 @pytest.mark.parametrize("name,label", HIDDEN_MISTAKES)
-def test_each_named_mistake_fails_and_is_named(name, label):
+def test_each_named_mistake_fails_and_is_named(name, label, secret):
     check = REGISTRY[name]
     if check.must_launch_triton:  # the mistakes are plain torch: judge their values, not launches
         check = dataclasses.replace(check, must_launch_triton=False)

@@ -8,10 +8,10 @@ node here, and in headless Chromium when it is installed."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
+from conftest import node_or_skip, open_widget
 from torch.nn import functional as F
 
 from course.foundation.viewer import clip_similarity_widget
@@ -98,30 +98,17 @@ def test_viewer_losses_equal_torch_cross_entropy(driver, tmp_path):
     emb = F.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=-1)
     cos = (emb @ (emb + 0.5 * torch.randn(6, 8, generator=g, dtype=torch.float64)).T).clamp(-1, 1)
     widget = clip_similarity_widget(cos.tolist(), 14)
-    page = tmp_path / "viewer.html"
-    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
-    driver.get(page.as_uri())
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, widget)
     check_clip_similarity(driver)
 
 
 def test_log_mel_explorer_in_the_browser(driver, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from course.foundation import whisper as wref
     from course.foundation.viewer import log_mel_explorer
 
-    page = tmp_path / "log_mel.html"
     widget = log_mel_explorer(wref.synthetic_voice(0.5))
-    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
-    driver.get(page.as_uri())
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, widget)
     check_log_mel(driver)
 
 
@@ -131,8 +118,7 @@ def test_viewer_javascript_under_node_equals_torch():
 
     from course.foundation.viewer import SIM_JS
 
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+    node_or_skip()
     g = torch.Generator().manual_seed(1)
     cos = torch.rand(7, 7, generator=g, dtype=torch.float64) * 2 - 1
     prog = (
@@ -164,8 +150,7 @@ def test_log_mel_explorer_javascript_under_node_equals_torch_stft():
     from course.foundation import whisper as wref
     from course.foundation.viewer import LOG_MEL_JS
 
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+    node_or_skip()
     audio = [round(float(a), 4) for a in wref.synthetic_voice(0.5)]
     prog = (
         "var R = {}, W = {fmt: function (x, d) { return x.toFixed(d); },"

@@ -6,9 +6,8 @@ reference check (for tests/test_book.py::REFERENCE_CHECKS on the built page)."""
 from __future__ import annotations
 
 import json
-import shutil
 
-import pytest
+from conftest import node_or_skip, open_widget
 
 from course import modern_llms as ref
 
@@ -79,9 +78,7 @@ def test_explorer_javascript_in_node_matches_the_reference():
     """Without a browser: the widget's update function run by node for every model and context."""
     import subprocess
 
-    node = shutil.which("node") or shutil.which("nodejs")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     names = list(ref.BY_ARCH)
     settings = [
         {"model_a": a, "model_b": names[(i + 3) % len(names)], "context": c}
@@ -113,14 +110,6 @@ def test_explorer_javascript_in_node_matches_the_reference():
 
 
 def test_explorer_in_a_browser(driver, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    page = tmp_path / "explorer.html"
-    page.write_text(
-        f"<!doctype html><meta charset=utf-8><body>{ref.arch_explorer().to_html()}</body>"
-    )
-    driver.get(page.as_uri())
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, ref.arch_explorer())
     check_arch_explorer(driver)

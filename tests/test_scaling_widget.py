@@ -6,9 +6,9 @@ chinchilla_optimal and kaplan_optimal. ``check_scaling_budget`` is the widget's 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+from conftest import node_or_skip, open_widget
 
 from course import scaling as ref
 
@@ -86,16 +86,8 @@ def check_scaling_budget(drv) -> None:
 
 
 def test_explorer_shows_the_reference_allocations(driver, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    page = tmp_path / "explorer.html"
-    page.write_text(
-        f"<!doctype html><meta charset=utf-8><body>{ref.budget_explorer(MODELS).to_html()}</body>"
-    )
-    driver.get(page.as_uri())
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, ref.budget_explorer(MODELS))
     check_scaling_budget(driver)
 
 
@@ -103,9 +95,7 @@ def test_explorer_javascript_in_node_matches_the_reference():
     """Without a browser: the widget's update function run by node for many budgets."""
     import subprocess
 
-    node = shutil.which("node") or shutil.which("nodejs")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     budgets = [18 + 0.37 * i for i in range(22)]
     data = {"law": ref.CHINCHILLA, "pf_day": ref.PF_DAY, "models": MODELS}
     script = (

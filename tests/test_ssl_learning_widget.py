@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import node_or_skip, open_widget
 
 from course import ssl_learning as ssl
 
@@ -108,9 +108,7 @@ def check_ntxent_explorer(drv) -> None:
 
 def test_explorer_javascript_equals_the_reference_under_node():
     """The widget's update function, run by Node on the embedded data, against nt_xent."""
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("Node.js is not installed")
+    node = node_or_skip()
     batches = example_batches()
     results = {}
     script = (
@@ -140,14 +138,7 @@ def test_explorer_javascript_equals_the_reference_under_node():
 
 def test_explorer_in_chromium(driver, tmp_path):
     widget = ssl.ntxent_explorer(example_batches())
-    page = tmp_path / "explorer.html"
-    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
-    driver.get(page.as_uri())
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, widget)
     check_ntxent_explorer(driver)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from conftest import open_widget
+
 from course.tokenization import corpora, gpt2, viewer, wordpiece
 
 
@@ -75,12 +77,5 @@ def test_viewer_shows_the_reference_tokens(driver, tmp_path):
     widget = viewer.tokenizer_viewer(
         viewer.tokenize_all(texts, tokenizers), "Shakespeare", "GPT-2 (50257)", texts
     )
-    page = tmp_path / "viewer.html"
-    page.write_text(f"<!doctype html><meta charset=utf-8><body>{widget.to_html()}</body>")
-    driver.get(page.as_uri())
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return document.querySelector('[data-widget]').dataset.ready")
-    )
+    open_widget(driver, tmp_path, widget)
     check_tokenizer_viewer(driver)
