@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -188,3 +189,41 @@ def node_or_skip() -> str:
     if not node:
         pytest.skip("Node.js is not installed")
     return node
+
+
+def set_control(drv, name: str, control: str, value) -> None:
+    """Set control ``control`` of widget ``name`` to ``value`` as a reader would (a slider dragged,
+    a number typed, an option chosen, a toggle pressed) and wait for the widget to recompute."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    root = drv.find_element("css selector", f'[data-widget="{name}"]')
+    el = root.find_element("css selector", f'[data-testid="{name}-{control}"]')
+    updates = root.get_attribute("data-updates")
+    kind = el.get_attribute("data-kind")
+    if kind == "slider":  # exact values: set as the browser does after a drag, then 'input'
+        if el.get_attribute("value") == str(value):
+            return
+        drv.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
+            el,
+            str(value),
+        )
+    elif kind == "number":
+        if el.get_attribute("value") == str(value):
+            return
+        el.clear()
+        el.send_keys(str(value))
+    elif kind == "select":
+        option = json.dumps(value, separators=(",", ":"))
+        if el.get_attribute("value") == option:
+            return
+        Select(el).select_by_value(option)
+    else:
+        button = el.find_element(
+            "css selector", f"button[data-option='{json.dumps(value, separators=(',', ':'))}']"
+        )
+        if button.get_attribute("aria-pressed") == "true":
+            return
+        button.click()
+    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != updates)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import torch
-from conftest import node_or_skip, open_widget
+from conftest import node_or_skip, open_widget, set_control
 
 from course import bert_gpt as ref
 
@@ -25,29 +25,6 @@ def _expected(kind: str, length: int, pad: int, side: str) -> str:
     return "/".join("".join("1" if ok else "0" for ok in row) for row in allowed.tolist())
 
 
-def _set(drv, root, control: str, value) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    el = root.find_element("css selector", f'[data-testid="attention-mask-{control}"]')
-    before = root.get_attribute("data-updates")
-    if el.get_attribute("data-kind") == "slider":
-        if el.get_attribute("value") == str(value):
-            return
-        drv.execute_script(
-            "arguments[0].value = arguments[1];"
-            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
-            el,
-            str(value),
-        )
-    else:
-        option = json.dumps(value, separators=(",", ":"))
-        button = el.find_element("css selector", f"button[data-option='{option}']")
-        if button.get_attribute("aria-pressed") == "true":
-            return
-        button.click()
-    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
-
-
 def _value(root, testid: str) -> str:
     return root.find_element("css selector", f'[data-testid="{testid}"]').get_attribute(
         "data-value"
@@ -57,12 +34,12 @@ def _value(root, testid: str) -> str:
 def check_attention_mask(drv) -> None:
     root = drv.find_element("css selector", '[data-widget="attention-mask"]')
     for kind in ("causal", "bidirectional"):
-        _set(drv, root, "kind", kind)
+        set_control(drv, "attention-mask", "kind", kind)
         for side in ("left", "right"):
-            _set(drv, root, "side", side)
+            set_control(drv, "attention-mask", "side", side)
             for length, pad in ((6, 2), (1, 0), (1, 1), (4, 0), (7, 3), (10, 10), (3, 9)):
-                _set(drv, root, "length", length)
-                _set(drv, root, "pad", pad)
+                set_control(drv, "attention-mask", "length", length)
+                set_control(drv, "attention-mask", "pad", pad)
                 want = _expected(kind, length, pad, side)
                 case = (kind, side, length, pad)
                 assert _value(root, "attention-mask-bits") == want, case

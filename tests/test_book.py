@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from conftest import set_control as _set
 from test_bert_gpt_widget import check_attention_mask
 from test_foundation_widget import check_clip_similarity, check_log_mel
 from test_modern_llms_widget import check_arch_explorer
@@ -354,43 +355,6 @@ def test_every_widget_responds_to_every_control(built, browser):
 
 def _root(drv, name):
     return drv.find_element("css selector", f'[data-widget="{name}"]')
-
-
-def _set(drv, name: str, control: str, value) -> None:
-    """Set a control to `value` and wait for the widget to recompute."""
-    from selenium.webdriver.support.ui import Select
-
-    root = _root(drv, name)
-    el = root.find_element("css selector", f'[data-testid="{name}-{control}"]')
-    updates = root.get_attribute("data-updates")
-    kind = el.get_attribute("data-kind")
-    if kind == "slider":  # exact values: set as the browser does after a drag, then 'input'
-        if el.get_attribute("value") == str(value):
-            return
-        drv.execute_script(
-            "arguments[0].value = arguments[1];"
-            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
-            el,
-            str(value),
-        )
-    elif kind == "number":
-        if el.get_attribute("value") == str(value):
-            return
-        el.clear()
-        el.send_keys(str(value))
-    elif kind == "select":
-        option = json.dumps(value, separators=(",", ":"))
-        if el.get_attribute("value") == option:
-            return
-        Select(el).select_by_value(option)
-    else:
-        button = el.find_element(
-            "css selector", f"button[data-option='{json.dumps(value, separators=(',', ':'))}']"
-        )
-        if button.get_attribute("aria-pressed") == "true":
-            return
-        button.click()
-    _wait(drv, "return arguments[0].dataset.updates !== arguments[1]", root, updates)
 
 
 def _value(drv, testid: str) -> str:

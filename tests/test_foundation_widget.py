@@ -11,7 +11,7 @@ import json
 
 import pytest
 import torch
-from conftest import node_or_skip, open_widget
+from conftest import node_or_skip, open_widget, set_control
 from torch.nn import functional as F
 
 from course.foundation.viewer import clip_similarity_widget
@@ -20,26 +20,6 @@ from course.foundation.viewer import clip_similarity_widget
 def _shown(drv, testid: str) -> float:
     el = drv.find_element("css selector", f'[data-testid="{testid}"]')
     return float(el.get_attribute("data-value"))
-
-
-def _set(drv, root, control: str, value, widget: str = "clip-similarity") -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    before = root.get_attribute("data-updates")
-    el = root.find_element("css selector", f'[data-testid="{widget}-{control}"]')
-    if el.tag_name == "input":
-        drv.execute_script(
-            "arguments[0].value = arguments[1];"
-            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-            el,
-            str(value),
-        )
-    else:
-        button = el.find_element("css selector", f"button[data-option='{json.dumps(value)}']")
-        if button.get_attribute("aria-pressed") == "true":
-            return
-        button.click()
-    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
 
 
 def check_clip_similarity(drv) -> None:
@@ -54,9 +34,9 @@ def check_clip_similarity(drv) -> None:
     )
     target = torch.arange(len(cos))
     for direction in ("image", "text"):
-        _set(drv, root, "direction", direction)
+        set_control(drv, "clip-similarity", "direction", direction)
         for scale in (1, 14, 57, 100, 30):
-            _set(drv, root, "scale", scale)
+            set_control(drv, "clip-similarity", "scale", scale)
             logits = scale * cos
             i2t = F.cross_entropy(logits, target).item()
             t2i = F.cross_entropy(logits.T, target).item()
@@ -82,7 +62,7 @@ def check_log_mel(drv) -> None:
     )
     for window, hop, mels in ((25, 10, 80), (50, 5, 40), (10, 20, 128), (35, 12, 64)):
         for control, value in (("window", window), ("hop", hop), ("mels", mels)):
-            _set(drv, root, control, value, "log-mel")
+            set_control(drv, "log-mel", control, value)
         n_fft, h = 2 * round(window * 16000 / 2000), round(hop * 16)
         ref = log_mel_general(audio, n_fft, h, mels)
         case = (window, hop, mels)

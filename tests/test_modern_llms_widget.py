@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import node_or_skip, open_widget
+from conftest import node_or_skip, open_widget, set_control
 
 from course import modern_llms as ref
 
@@ -24,24 +24,6 @@ def _expected(name: str, context: int) -> dict[str, float | int]:
     }
 
 
-def _set(drv, root, control: str, value) -> None:
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
-    el = root.find_element("css selector", f'[data-testid="arch-explorer-{control}"]')
-    before = root.get_attribute("data-updates")
-    if el.tag_name == "select":
-        option = json.dumps(value, separators=(",", ":"))
-        if el.get_attribute("value") == option:
-            return
-        Select(el).select_by_value(option)
-    else:  # a number box, typed as a reader would (as tests/test_book.py does)
-        if el.get_attribute("value") == str(value):
-            return
-        el.clear()
-        el.send_keys(str(value))
-    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
-
-
 def _value(root, testid: str) -> str:
     return root.find_element("css selector", f'[data-testid="{testid}"]').get_attribute(
         "data-value"
@@ -53,10 +35,10 @@ def check_arch_explorer(drv) -> None:
     names = list(ref.BY_ARCH)
     for i, name in enumerate(names):
         other = names[(i + 5) % len(names)]
-        _set(drv, root, "model_a", name)
-        _set(drv, root, "model_b", other)
+        set_control(drv, "arch-explorer", "model_a", name)
+        set_control(drv, "arch-explorer", "model_b", other)
         for context in CONTEXTS if i < 3 else CONTEXTS[2:4]:
-            _set(drv, root, "context", context)
+            set_control(drv, "arch-explorer", "context", context)
             for key, model in (("a", name), ("b", other)):
                 want = _expected(model, context)
                 case = (model, context)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import node_or_skip, open_widget
+from conftest import node_or_skip, open_widget, set_control
 
 from course import scaling as ref
 
@@ -17,28 +17,6 @@ MODELS = {
     "Chinchilla 70B": {"n": 70e9, "d": 1.4e12},
     "SmolLM2-135M": {"n": 135e6, "d": 2e12},
 }
-
-
-def _set(drv, root, control: str, value) -> None:
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
-    el = root.find_element("css selector", f'[data-testid="scaling-budget-{control}"]')
-    before = root.get_attribute("data-updates")
-    if el.get_attribute("data-kind") == "slider":
-        if el.get_attribute("value") == str(value):
-            return
-        drv.execute_script(
-            "arguments[0].value = arguments[1];"
-            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
-            el,
-            str(value),
-        )
-    else:
-        option = json.dumps(value, separators=(",", ":"))
-        if el.get_attribute("value") == option:
-            return
-        Select(el).select_by_value(option)
-    WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != before)
 
 
 def _value(root, testid: str) -> float:
@@ -71,18 +49,18 @@ def check_scaling_budget(drv) -> None:
             "return arguments[0].querySelector('script[data-role=data]').textContent", root
         )
     )
-    _set(drv, root, "model", "none")
+    set_control(drv, "scaling-budget", "model", "none")
     for log10c in (18, 21.5, 23.8, 26):
-        _set(drv, root, "log10c", log10c)
+        set_control(drv, "scaling-budget", "log10c", log10c)
         for testid, want in _expected(10.0**log10c).items():
             assert _value(root, testid) == pytest.approx(want, rel=1e-9), (log10c, testid)
     for name, m in data["models"].items():
-        _set(drv, root, "model", name)
+        set_control(drv, "scaling-budget", "model", name)
         for testid, want in _expected(6 * m["n"] * m["d"]).items():
             assert _value(root, testid) == pytest.approx(want, rel=1e-9), (name, testid)
         loss = ref.chinchilla_loss(m["n"], m["d"])
         assert _value(root, "scaling-budget-model-loss") == pytest.approx(loss, rel=1e-9), name
-    _set(drv, root, "model", "none")
+    set_control(drv, "scaling-budget", "model", "none")
 
 
 def test_explorer_shows_the_reference_allocations(driver, tmp_path):
