@@ -25,6 +25,34 @@ console = Console(stderr=False)
 err = Console(stderr=True)
 
 
+SECRET_ENV = "AUTOGRADER_SECRET"
+
+SecretFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--secret-file",
+        metavar="PATH",
+        help=f"read the class secret from this file (default: the {SECRET_ENV} variable)",
+    ),
+]
+
+
+def class_secret(secret_file: Path | None) -> str:
+    """The class secret, read once here and then passed as a value (never put in os.environ):
+    from ``--secret-file`` when given, else the ``AUTOGRADER_SECRET`` variable, else none."""
+    if secret_file is None:
+        return os.environ.get(SECRET_ENV, "")
+    try:
+        secret = secret_file.read_text().strip()
+    except OSError as exc:
+        raise CourseError(
+            f"cannot read the class secret from {secret_file} ({exc.strerror}); check the path."
+        ) from None
+    if not secret:
+        raise CourseError(f"{secret_file} is empty: write the class secret into it, then rerun.")
+    return secret
+
+
 def _assignments(course: Course, assignment: str | None, all_: bool) -> list[str]:
     if all_:
         return course.assignments()
@@ -100,6 +128,7 @@ def validate(
             help="also run the solution against every check for N class secrets x student ids",
         ),
     ] = 50,
+    secret_file: SecretFile = None,
 ):
     """Check that source notebooks score full marks and released stubs score zero, and that the
     solution passes every check for many class secrets and student ids."""
@@ -110,7 +139,7 @@ def validate(
     table = Table("assignment", "notebook", "solution", "stub", "max", "ok")
     ok = True
     for name in _assignments(course, assignment, all_):
-        for row in validate_assignment(course, name):
+        for row in validate_assignment(course, name, class_secret(secret_file)):
             good = row["solution"] == row["max"] and row["stub"] == 0
             ok &= good
             table.add_row(
@@ -165,12 +194,22 @@ def grade(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
+    secret_file: SecretFile = None,
+    no_isolation: Annotated[
+        bool,
+        typer.Option(
+            "--no-isolation",
+            help="grade even where the sandbox cannot hide the disk and the network (no root and "
+            "no user namespaces); every student's notes say so",
+        ),
+    ] = False,
 ):
     """Grade a class in sandboxed workers; resumable (rerun the same command after an interruption)."""
     from autograder.service import grade_class, ray_pool
 
     course = Course.find()
     course.check_assignment(assignment)
+    secret = class_secret(secret_file)
     on_ray = ray or ray_address is not None
     if workers > 64 and not on_ray:
         raise CourseError(
@@ -200,7 +239,13 @@ def grade(
             db,
             on_result=tick,
             on_total=lambda n: progress.update(task, total=n),
-            make_pool=(lambda: ray_pool(course, workers, ray_address)) if on_ray else None,
+            make_pool=(
+                (lambda: ray_pool(course, workers, ray_address, not no_isolation))
+                if on_ray
+                else None
+            ),
+            secret=secret,
+            isolated=not no_isolation,
         )
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
@@ -212,6 +257,11 @@ def grade(
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    if no_isolation:
+        err.print(
+            "graded with --no-isolation: student code could read what this user can read and "
+            "reach the network; grades.csv's notes record it for every student."
+        )
     ungraded = sorted(r["student_id"] for r in results if r.get("key") is None)
     if ungraded:
         err.print(

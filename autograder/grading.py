@@ -28,8 +28,22 @@ from autograder.submissions import Submission
 
 @dataclass
 class GradeSettings:
+    """How a class is graded, carried as data to every worker (local threads, Ray actors).
+
+    ``secret`` is the class secret: hidden inputs are drawn from it (and the student id), and the
+    resume key includes it. It travels here, never through ``os.environ``, so that workers of a
+    cluster started elsewhere draw the same inputs as the driver. ``isolated`` False: the
+    instructor chose to grade without the filesystem and network isolation (``--no-isolation``),
+    recorded in every student's notes."""
+
     hidden: list[str]
     salt_with_student: bool = True
+    secret: str = ""
+    isolated: bool = True
+
+    def seed(self, check_name: str, student_id: str) -> int:
+        salt = student_id if self.salt_with_student and self.secret else ""
+        return seed_for(check_name, salt, self.secret)
 
 
 class NotebookRun:
@@ -159,10 +173,7 @@ def _grade_check(
         session = run.ensure()
         session.timeout = min(part.timeout_s, remaining)
         session.refuse = dict(run.hung)
-        salt = (
-            student_id if settings.salt_with_student and os.environ.get("AUTOGRADER_SECRET") else ""
-        )
-        result = run_check(spec, session, seed_for(name, salt))
+        result = run_check(spec, session, settings.seed(name, student_id))
         if not result.passed:
             _raise_if_grader_side(result.message, run.zygote)
         outcome = CheckOutcome(name, result.passed, result.message)
@@ -224,9 +235,30 @@ assert float(torch.ones(2) @ torch.ones(2)) == 2.0
 """
 
 
-def probe_sandbox(zygote: Zygote) -> None:
-    """Before grading anyone: can the sandbox import what grading needs? One sentence if not."""
+#: why grading stops when the sandbox cannot isolate student code, and how to fix it
+NOT_ISOLATED = (
+    "the sandbox cannot isolate student code on this machine ({why}): without root it needs "
+    "unprivileged user namespaces, which this kernel forbids; enable them (`sysctl -w "
+    "kernel.unprivileged_userns_clone=1` on Debian, `sysctl -w user.max_user_namespaces=15000`, "
+    "or on Ubuntu 24.04 `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), grade as "
+    "root, or pass --no-isolation to grade anyway (student code could then read this checkout, "
+    "other submissions and the network; every student's notes will say so)."
+)
+
+#: the note every student's result carries when the instructor graded with --no-isolation
+NO_ISOLATION_NOTE = (
+    "graded with --no-isolation: the student's code could read what the grader's user can"
+)
+
+
+def probe_sandbox(zygote: Zygote, require_isolation: bool = False) -> None:
+    """Before grading anyone: can the sandbox import what grading needs, and (with
+    ``require_isolation``) does it hide the disk and the network? One sentence if not."""
     session = zygote.spawn(Limits(), 120)
+    if require_isolation and not session.isolated:
+        session.kill()
+        why = "; ".join(session.sandbox_missing[:2]) or "no namespaces"
+        raise CourseError(NOT_ISOLATED.format(why=why))
     try:
         err = session.exec_cell("probe", PROBE, 120)
     except StudentError as exc:
@@ -256,10 +288,13 @@ def graded_checks(names: list[str]) -> list[str]:
     ]
 
 
-def submission_key(assignment: str, sources: list[SourceNotebook], sub: Submission) -> str:
-    h = hashlib.sha256(
-        f"{__version__}|{assignment}|{os.environ.get('AUTOGRADER_SECRET', '')}".encode()
-    )
+def submission_key(
+    assignment: str, sources: list[SourceNotebook], sub: Submission, secret: str = ""
+) -> str:
+    """What a stored result must match to be reused: code version, class secret (digested),
+    sources and the submission's bytes."""
+    h = hashlib.sha256(f"{__version__}|{assignment}|".encode())
+    h.update(hashlib.sha256(secret.encode()).digest())
     for s in sources:
         h.update(json.dumps([s.name, s.cells, [p.__dict__ for p in s.parts]]).encode())
     for name in sorted(sub.notebooks):
@@ -282,7 +317,7 @@ def grade_submission(
     return StudentResult(
         student_id=sub.student_id,
         assignment=assignment,
-        key=submission_key(assignment, sources, sub),
+        key=submission_key(assignment, sources, sub, settings.secret),
         notebooks=notebooks,
         notes=list(sub.notes) + [n for nb in notebooks for n in nb.notes],
     )

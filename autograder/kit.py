@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -143,26 +142,21 @@ def snapshot_of(name: str):
 
 
 def build_snapshots(course: Course) -> list[str]:
-    """Rewrite every snapshot and the manifest (public seed: the class secret is ignored)."""
+    """Rewrite every snapshot and the manifest (public seed: no class secret ever reaches here)."""
     from coursekit import snapshot
 
     names = visible_checks(course)
     if not names:
         raise CourseError("exercises/ calls no check: run `python -m autograder release --all`.")
     folder = snapshot_dir(course)
-    secret = os.environ.pop("AUTOGRADER_SECRET", None)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for name in names:
-                snapshot.write(snapshot_of(name), Path(tmp))
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            for path in sorted(Path(tmp).iterdir()):  # plain copies: readable modes, not tmp's
-                shutil.copyfile(path, folder / path.name)
-    finally:
-        if secret is not None:
-            os.environ["AUTOGRADER_SECRET"] = secret
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            snapshot.write(snapshot_of(name), Path(tmp))
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        for path in sorted(Path(tmp).iterdir()):  # plain copies: readable modes, not tmp's
+            shutil.copyfile(path, folder / path.name)
     manifest_path(course).write_text(json.dumps(_manifest(course), indent=1) + "\n")
     return names
 

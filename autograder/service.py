@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import autograder
 from autograder import feedback, gradebook
 from autograder.errors import CourseError
 from autograder.grading import (
+    NO_ISOLATION_NOTE,
     GradeSettings,
     grade_submission,
     load_result,
@@ -53,7 +55,7 @@ def close_worker(worker: Worker) -> None:
     worker.zygote.close()
 
 
-def cluster_worker(slot: int) -> Worker:
+def cluster_worker(slot: int, require_isolation: bool = True) -> Worker:
     """A worker slot inside a Ray actor: its own uid window, one thread for the trusted
     comparisons, a zygote probed before anyone is graded (a broken node stops the run in one
     sentence), and this node's course copy and Ray files hidden from the sandbox."""
@@ -63,7 +65,7 @@ def cluster_worker(slot: int) -> Worker:
     torch.set_num_threads(1)
     zygote = Zygote()
     try:
-        probe_sandbox(zygote)
+        probe_sandbox(zygote, require_isolation)
     except BaseException:
         zygote.close()
         raise
@@ -71,7 +73,9 @@ def cluster_worker(slot: int) -> Worker:
     return Worker(zygote, here.hidden_paths() + [ray.get_runtime_context().get_temp_dir()])
 
 
-def ray_pool(course: Course, workers: int, address: str | None) -> Pool:
+def ray_pool(
+    course: Course, workers: int, address: str | None, require_isolation: bool = True
+) -> Pool:
     """A :class:`~autograder.pool_ray.RayPool` of ``workers`` actors; the course files they need
     (the autograder, the references, the source notebooks) reach every node as Ray's
     ``working_dir``, staged from ``course`` so that what grades is what the driver has."""
@@ -79,7 +83,13 @@ def ray_pool(course: Course, workers: int, address: str | None) -> Pool:
 
     staged = course.stage_for_workers()
     try:
-        pool = RayPool(workers, cluster_worker, close_worker, address=address, working_dir=staged)
+        pool = RayPool(
+            workers,
+            functools.partial(cluster_worker, require_isolation=require_isolation),
+            close_worker,
+            address=address,
+            working_dir=staged,
+        )
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # uploaded by ray.init: no longer needed
     return pool
@@ -95,11 +105,17 @@ def grade_class(
     on_result: Callable[[dict, bool], None] = lambda r, c: None,
     on_total: Callable[[int], None] = lambda n: None,
     make_pool: Callable[[], Pool] | None = None,
+    secret: str = "",
+    isolated: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
     """Grade every submission not graded already (resumable), in ``workers`` sandboxed workers
     (``make_pool``: elsewhere, e.g. :func:`ray_pool`). Workers return results as data; this
     driver alone writes them: ``results/<id>.json`` as each arrives (what a rerun skips), the
-    feedback, the gradebook and ``grades.csv``."""
+    feedback, the gradebook and ``grades.csv``.
+
+    ``secret`` is the class secret (hidden inputs, resume keys): it reaches the workers inside
+    the grading settings. ``isolated`` False grades even where the sandbox cannot hide the disk
+    and network (``--no-isolation``); every result's notes say so."""
     sources = load_sources(course, assignment)
     subs = discover(submissions_dir, assignment, [s.name for s in sources])
     out.mkdir(parents=True, exist_ok=True)
@@ -107,13 +123,13 @@ def grade_class(
     gradebook.ensure_assignment(course, assignment, db_url)
     on_total(len(subs))
     hidden = course.hidden_paths() + [str(submissions_dir.resolve()), str(out.resolve())]
-    settings = GradeSettings(hidden=hidden)
+    settings = GradeSettings(hidden=hidden, secret=secret, isolated=isolated)
     torch.set_num_threads(1)
 
     results: list[dict[str, Any]] = []
     todo: list[Submission] = []
     for sub in subs:
-        cached = load_result(out, sub.file_id, submission_key(assignment, sources, sub))
+        cached = load_result(out, sub.file_id, submission_key(assignment, sources, sub, secret))
         if cached is not None:
             results.append(cached)
             on_result(cached, True)
@@ -126,6 +142,8 @@ def grade_class(
             graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
         except Exception as exc:  # a grader-side failure must not end the class's run
             graded = failed_result(assignment, sources, sub, exc)
+        if not settings.isolated:
+            graded.notes.append(NO_ISOLATION_NOTE)
         return sub.file_id, graded.to_json()
 
     if not todo:
@@ -133,7 +151,7 @@ def grade_class(
     elif make_pool is None:
         probe = Zygote()
         try:
-            probe_sandbox(probe)  # before anyone is graded: a broken sandbox stops here
+            probe_sandbox(probe, isolated)  # before anyone is graded: a broken sandbox stops here
         finally:
             probe.close()
         pool = LocalPool(workers, local_worker, close_worker)
@@ -188,11 +206,13 @@ def not_graded(
     return StudentResult(sub.student_id, assignment, None, notebooks, [*sub.notes, reason])
 
 
-def validate_assignment(course: Course, assignment: str) -> list[dict[str, Any]]:
-    """Grade each source notebook (must score full marks) and its release (must score zero)."""
+def validate_assignment(course: Course, assignment: str, secret: str = "") -> list[dict[str, Any]]:
+    """Grade each source notebook (must score full marks) and its release (must score zero),
+    with the class ``secret``'s inputs. The course's own notebooks are trusted: the sandbox need
+    not isolate them."""
     rows = []
     zygote = Zygote()
-    settings = GradeSettings(hidden=course.hidden_paths(), salt_with_student=False)
+    settings = GradeSettings(hidden=course.hidden_paths(), salt_with_student=False, secret=secret)
     try:
         probe_sandbox(zygote)
         for source in load_sources(course, assignment):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import sys
 import zipfile
@@ -65,6 +67,75 @@ def write_submission(
     return d / name
 
 
+#: a number as feedback prints it, not part of a word (float32, log10, llama.rmsnorm); "-" attached
+_NUMBER = re.compile(r"(?<![\w.])-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
+#: counts of the values over the tolerance: a value at the tolerance's edge falls either side
+_COUNT = re.compile(r"(?<![\w.])\d+(?= of \d+ values differ)")
+#: tolerances widened by the reference's own rounding error, itself measured on each machine
+_ROUNDING = re.compile(r"(?<=atol=)-?[\d.]+(?:[eE][-+]?\d+)?")
+
+
+def feedback_parts(message: str) -> tuple[str, list[str]]:
+    """(``message`` with every number replaced by ``#``, the numbers as printed)."""
+    return _NUMBER.sub("#", message), _NUMBER.findall(message)
+
+
+def feedback_differences(
+    got: str, want: str, rel: float = 0.25, rounding_factor: float = 4.0, floor: float = 1e-6
+) -> list[str]:
+    """How feedback ``got`` differs from ``want`` beyond what the machine may change (empty: the
+    same feedback). Computed floats vary with BLAS, FFT and CPU flags, so no test compares them as
+    text: the words (named mistake, case label, dtype) must be equal exactly; integers (shapes,
+    indices, sizes) exactly, except counts of values over the tolerance (``rel``); other numbers
+    within ``rel`` of the larger (or both below ``floor``); an ``atol=`` within ``rounding_factor``,
+    since it is ten times the reference's own rounding error there."""
+    text_got, text_want = feedback_parts(got)[0], feedback_parts(want)[0]
+    if text_got != text_want:
+        return [f"the words differ:\n  {text_got}\n  {text_want}"]
+    loose = {m.start() for m in _COUNT.finditer(got)}
+    rounding = {m.start() for m in _ROUNDING.finditer(got)}
+    out = []
+    for a, b in zip(_NUMBER.finditer(got), _NUMBER.finditer(want), strict=True):
+        x, y = float(a.group()), float(b.group())
+        big = max(abs(x), abs(y))
+        if a.start() in rounding:
+            ok = min(abs(x), abs(y)) * rounding_factor >= big and (x >= 0) == (y >= 0)
+        elif a.start() in loose or not (_integer(a.group()) and _integer(b.group())):
+            ok = abs(x - y) <= rel * big or big <= floor
+        else:
+            ok = int(x) == int(y)
+        if not ok:
+            where = got[max(0, a.start() - 40) : a.end() + 40]
+            out.append(f"{a.group()} (got) vs {b.group()} (want) in ...{where}...")
+    return out
+
+
+def _integer(number: str) -> bool:
+    return number.lstrip("-").isdigit()
+
+
+@functools.cache
+def sandbox_isolates() -> bool:
+    """Does the sandbox hide the disk and the network here (root, or user namespaces)?"""
+    from autograder.sandbox.client import Zygote
+    from autograder.sandbox.limits import Limits
+
+    zygote = Zygote()
+    try:
+        session = zygote.spawn(Limits(), 60)
+        session.kill()
+        return session.isolated
+    finally:
+        zygote.close()
+
+
+NO_ISOLATION = (
+    "NO ISOLATION: neither root nor unprivileged user namespaces are available, so the sandbox "
+    "cannot hide the disk or the network here (the grader refuses to grade without "
+    "--no-isolation); run the tests as root or enable user namespaces"
+)
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT
@@ -107,18 +178,24 @@ def driver():
         drv.quit()
 
 
+#: the class secret of the running test (the ``secret`` fixture's value): :func:`outcome` draws
+#: its inputs with it, as the grader does with the secret its settings carry
+CLASS_SECRET = ""
+
+
 @pytest.fixture(params=SECRETS, ids=["no-secret", "secret-1"])
 def secret(request, monkeypatch):
     """Run a test without a class secret and with one (checks then draw other inputs)."""
-    monkeypatch.setenv("AUTOGRADER_SECRET", request.param)
+    monkeypatch.setattr(sys.modules[__name__], "CLASS_SECRET", request.param)
     return request.param
 
 
 def outcome(name: str, obj):
-    """Run check ``name`` against ``obj`` in this process, at the check's (secret-aware) seed."""
+    """Run check ``name`` against ``obj`` in this process, at the check's seed under the test's
+    class secret (see the ``secret`` fixture)."""
     from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
 
-    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name))
+    return run_check(get_check(name), InKernelExecutor(obj), seed_for(name, "", CLASS_SECRET))
 
 
 @dataclass

@@ -83,7 +83,8 @@ def test_each_named_mistake_fails_and_is_named(name, label, secret):
     check = REGISTRY[name]
     if check.must_launch_triton:  # the mistakes are plain torch: judge their values, not launches
         check = dataclasses.replace(check, must_launch_triton=False)
-    result = run_check(check, InKernelExecutor(check.misconceptions[label]), seed_for(name))
+    seed = seed_for(name, "", secret)
+    result = run_check(check, InKernelExecutor(check.misconceptions[label]), seed)
     assert not result.passed, f"{name}: the mistake {label!r} passed"
     assert label in result.message, result.message
 

@@ -149,10 +149,11 @@ def test_right_variants_pass(name, fn):
 def test_class_secret_changes_inputs_per_student(monkeypatch):
     from autograder.checks.spec import seed_for
 
-    monkeypatch.delenv("AUTOGRADER_SECRET", raising=False)
+    monkeypatch.setenv("AUTOGRADER_SECRET", "ignored: the seed reads no environment")
     public = seed_for("prologue.softmax")
-    monkeypatch.setenv("AUTOGRADER_SECRET", "instructor-only")
-    alice, bob = seed_for("prologue.softmax", "alice"), seed_for("prologue.softmax", "bob")
+    assert public == seed_for("prologue.softmax", "", "")
+    alice = seed_for("prologue.softmax", "alice", "instructor-only")
+    bob = seed_for("prologue.softmax", "bob", "instructor-only")
     assert len({public, alice, bob}) == 3
     assert outcome_with_seed("prologue.softmax", ref.softmax, alice).passed
 

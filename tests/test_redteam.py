@@ -7,7 +7,6 @@ other students must be unaffected, and no grade may be faked.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import zipfile
@@ -15,7 +14,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import PROLOGUE, ROOT, solution_cells, write_submission
+from conftest import (
+    NO_ISOLATION,
+    PROLOGUE,
+    ROOT,
+    sandbox_isolates,
+    solution_cells,
+    write_submission,
+)
 
 SOL = solution_cells()
 WRONG_SOFTMAX = "def softmax(x, dim=-1):\n    return x\n"
@@ -59,6 +65,20 @@ def _solution_everywhere(nb):
             meta.update({"grade": True, "points": 1000})
     nb.metadata["autograder"] = {"timeout_s": 100000}
 
+
+#: a student who walks the whole disk for the course's solution, reference and check files (and
+#: other students' notebooks): its part fails, naming what it found, if anything is visible
+WALK_DISK = """import os
+found = []
+for top, dirs, files in os.walk("/"):
+    if top in ("/proc", "/sys", "/dev"):
+        dirs[:] = []
+        continue
+    found += [os.path.join(top, f) for f in files
+              if f.startswith("prologue.") and f.endswith((".py", ".ipynb"))]
+if found:
+    raise RuntimeError("found on disk: " + ", ".join(found[:10]))
+"""
 
 # (student id, answer-cell replacements, notebook edit, expected score, phrase in notes/messages)
 CASES = [
@@ -226,6 +246,7 @@ CASES = [
         5,
         "matmul_flops",
     ),
+    ("walk_disk", {**SOL, "matmul_flops": WALK_DISK + SOL["matmul_flops"]}, None, 6, ""),
     (
         "edit_tests",
         {"matmul_flops": SOL["matmul_flops"], "time_fn": SOL["time_fn"]},
@@ -324,7 +345,8 @@ def _reasons(result) -> str:
     return " | ".join(result["notes"] + msgs)
 
 
-# These rely on the root-only layer of the sandbox (mount/network namespaces, a fresh uid).
+# These rely on the isolation layer of the sandbox (mount/network namespaces: as root, or in an
+# unprivileged user namespace).
 NEEDS_ISOLATION = {
     "read_solutions",
     "import_reference",
@@ -332,16 +354,14 @@ NEEDS_ISOLATION = {
     "kill_parent",
     "network",
     "write_outside",
+    "walk_disk",
 }
 
 
 @pytest.mark.parametrize("sid,expected,phrase", [(c[0], c[3], c[4]) for c in CASES])
 def test_hostile_submission_gets_the_honest_score(graded, sid, expected, phrase):
-    if sid in NEEDS_ISOLATION and os.geteuid() != 0:
-        pytest.skip(
-            "NOT ROOT: the namespace/uid layer of the sandbox is unavailable, so this attack "
-            "is out of scope here (see the instructors' guide); run the tests as root"
-        )
+    if sid in NEEDS_ISOLATION and not sandbox_isolates():
+        pytest.skip(NO_ISOLATION)
     results, _ = graded
     r = results[sid]
     assert r["max_score"] == 6, "points come from the source notebook, not the submission"
@@ -358,7 +378,7 @@ def test_broken_files_cost_only_that_student(graded, sid, how, phrase):
 
 
 def test_nothing_escaped_the_sandbox(graded):
-    if os.geteuid() == 0:  # without root the sandbox shares the grader's uid (documented)
+    if sandbox_isolates():  # the checkout is covered read-only: a write cannot reach it
         assert not (ROOT / "pwned.txt").exists()
     results, _ = graded
     assert len(results) == len(CASES) + len(BROKEN_FILES)

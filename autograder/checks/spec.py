@@ -15,7 +15,6 @@ The same spec runs in two places:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -195,9 +194,11 @@ def load_all_checks() -> dict[str, Check]:
     return REGISTRY
 
 
-def seed_for(check_name: str, salt: str = "") -> int:
-    """Per-check seed; with ``AUTOGRADER_SECRET`` set (a class secret) inputs cannot be predicted."""
-    secret = os.environ.get("AUTOGRADER_SECRET", "")
+def seed_for(check_name: str, salt: str = "", secret: str = "") -> int:
+    """Per-check seed, a function of its arguments only. With a class ``secret`` (the instructor's,
+    read once by the CLI and carried in the grading settings, never in ``os.environ``) the hidden
+    inputs cannot be predicted from the public repository; ``salt`` (the student id) varies them
+    per student. Without a secret this is the public seed the kit's snapshots use."""
     digest = hashlib.sha256(f"{secret}|{salt}|{check_name}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**62 - 1)
 

@@ -141,9 +141,31 @@ class _SocketChannel:
         return reply, blobs
 
 
+def end_strays() -> None:
+    """Kill every other process the student's code started (a fork bomb's survivors would go on
+    eating the CPU that this student's later checks are timed on), and reap ours.
+
+    Only called when the sandbox is isolated: kill(-1) then reaches this sandbox's processes
+    alone (its own fresh uid as root; its own PID namespace without root), never the grader's.
+    """
+    import signal
+
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:  # nothing else is running
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
 def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
     """Confine this process, then loop: ``exec`` answer cells, ``run`` cases, ``bye``."""
-    missing = limits_mod.enter(limits, workdir)
+    confined = limits_mod.enter(limits, workdir)
     me = os.getpid()
     torch.set_num_threads(1)
 
@@ -153,7 +175,9 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
         protocol.send(sock, header, blobs)
 
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    protocol.send(sock, {"ok": True, "sandbox_missing": missing})
+    protocol.send(
+        sock, {"ok": True, "sandbox_missing": confined.missing, "isolated": confined.isolated}
+    )
     while True:
         try:
             header, tensors = protocol.recv(sock, MAX_REQUEST)
@@ -167,6 +191,8 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
                     exec(compile(cell["source"], f"<answer {cell['name']}>", "exec"), namespace)
                 except BaseException as exc:  # SystemExit and KeyboardInterrupt included
                     errors.append({"cell": cell["name"], "error": _short_tb(exc)})
+            if os.getpid() == me and confined.isolated:
+                end_strays()  # processes started at a cell's top level do not outlive it
             answer({"ok": True, "errors": errors})
         elif op == "run":
             try:

@@ -19,7 +19,7 @@ from autograder.checks.spec import Case, Outcome, StudentError
 from autograder.checks.values import EncodeError, decode
 from autograder.sandbox import protocol
 from autograder.sandbox.child import MAX_REPLY, encode_case
-from autograder.sandbox.limits import Limits, pids_of
+from autograder.sandbox.limits import USERNS_ENV, Limits, pids_of
 
 _uids = itertools.count(
     int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100
@@ -100,7 +100,11 @@ class Zygote:
 
     def _start(self) -> None:
         parent, child = socket.socketpair()
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "PYTHONPATH", USERNS_ENV)
+        }
         env.update({"OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.sandbox.zygote", str(child.fileno())],
@@ -203,6 +207,8 @@ class Session:
         self.status_of, self.limits = status_of, limits
         self.dead = False
         self.sandbox_missing: list[str] = []
+        #: the filesystem allow-list and private network hold (root, or a user namespace)
+        self.isolated = False
 
     def _call(self, header: dict[str, Any], tensors=None, timeout: float | None = None):
         if self.dead:
@@ -241,6 +247,7 @@ class Session:
             self.kill()
             raise RuntimeError(f"the sandbox did not start: {exc}") from None
         self.sandbox_missing = [str(m) for m in header.get("sandbox_missing", [])][:10]
+        self.isolated = header.get("isolated") is True
 
     def exec_cell(self, name: str, source: str, timeout: float) -> str | None:
         header, _ = self._call(

@@ -25,6 +25,25 @@ def describe(value: Any) -> str:
 #: how far beyond the reference's own rounding error a correct answer may land
 REFERENCE_ERROR_MARGIN = 10.0
 
+#: what the atol is, said whenever the reference's float64 truth is known (widened or not, so
+#: that the wording is the same on every machine). The rounding error is measured where the
+#: reference ran: for the kit, on the machine that built its snapshots; for the grader, on the
+#: grading machine, on its own cases. One rule, but a number that may differ in its last digits
+#: between the two: printed with two significant digits, and not a threshold to tune an answer to.
+ATOL_NOTE = (
+    ": the larger of {floor:g} and {margin:g} times the reference's own float64 rounding error,"
+    " measured where the reference ran"
+)
+
+
+def _widenable(expected: torch.Tensor, truth: Any) -> bool:
+    return (
+        isinstance(truth, torch.Tensor)
+        and truth.shape == expected.shape
+        and truth.is_floating_point()
+        and expected.is_floating_point()
+    )
+
 
 def widened_atol(atol: float, expected: torch.Tensor, truth: Any) -> float:
     """``atol``, or ``REFERENCE_ERROR_MARGIN`` times the reference's own error when that is larger.
@@ -34,9 +53,7 @@ def widened_atol(atol: float, expected: torch.Tensor, truth: Any) -> float:
     answer written in another order may be off by a similar amount (a float32 angle at position
     2,000 carries ~6e-5; a bfloat16 attention ~1e-2 of its scale).
     """
-    if not isinstance(truth, torch.Tensor) or truth.shape != expected.shape:
-        return atol
-    if not (truth.is_floating_point() and expected.is_floating_point()):
+    if not _widenable(expected, truth):
         return atol
     err = (expected.detach().cpu().double() - truth.detach().cpu().double()).abs()
     err = err[torch.isfinite(err)]
@@ -71,8 +88,8 @@ def diagnose(
                     f"{idx}: expected {expected[idx].item()}, got {got[idx].item()}"
                 )
             return None
-        rtol, atol = (tol or DEFAULT_TOL).get(expected.dtype, DEFAULT_TOL[torch.float32])
-        atol = widened_atol(atol, expected, truth)
+        rtol, floor = (tol or DEFAULT_TOL).get(expected.dtype, DEFAULT_TOL[torch.float32])
+        atol = widened_atol(floor, expected, truth)
         e = expected.detach().cpu().double()
         g = got.detach().cpu().double()
         if g.isnan().any() and not e.isnan().any():
@@ -90,9 +107,11 @@ def diagnose(
         bad = ~close
         idx = tuple(int(i) for i in bad.nonzero()[0])
         err = (g - e).abs().nan_to_num(0.0)
+        how = ATOL_NOTE.format(floor=floor, margin=REFERENCE_ERROR_MARGIN)
         return (
             f"{where}: {int(bad.sum())} of {bad.numel()} values differ (max abs error "
-            f"{err.max().item():.3g}, tolerance rtol={rtol:g}, atol={atol:g}); first at index "
+            f"{err.max().item():.3g}, tolerance rtol={rtol:g}, atol={atol:.2g}"
+            f"{how if _widenable(expected, truth) else ''}); first at index "
             f"{idx}: expected {e[idx].item():.6g}, got {g[idx].item():.6g}"
         )
     if isinstance(expected, list | tuple):
