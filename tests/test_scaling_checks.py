@@ -81,6 +81,33 @@ def test_mfu_mistakes_are_named(label):
     assert label in result.message, result.message
 
 
+def test_mfu_holds_on_a_loaded_machine():
+    """A busy grading node wakes sleepers late: the right answer, timed on a machine where every
+    sync() returns 50 ms late (the student's window grows by that), still passes, because the
+    check lowers its bound by the delay the case's own wall-clock time shows; the mistakes stay
+    named under the same load."""
+    import time
+
+    def late(fn):
+        def woken_late():
+            fn()
+            time.sleep(0.05)
+
+        return woken_late
+
+    def loaded(answer):
+        def fn(step, sync, *args, **kwargs):
+            return answer(step, late(sync), *args, **kwargs)
+
+        return fn
+
+    result = outcome("scaling.mfu", loaded(ref.mfu))
+    assert result.passed, result.message
+    for label in sorted(MFU_MISTAKES):
+        result = outcome("scaling.mfu", loaded(MFU_MISTAKES[label]))
+        assert not result.passed and label in result.message, result.message
+
+
 # --- correct variants written differently ------------------------------------------------------
 def count_params_from_meta_module(cfg):
     """Build the real module on the meta device and count (no arithmetic of our own)."""

@@ -26,7 +26,14 @@ def _normalize_no_strip(text: str) -> str:
             out.append(f" {ch} ")
         else:
             out.append(ch)
-    return "".join(out).lower()
+    return _lower_each("".join(out))
+
+
+def _lower_each(text: str) -> str:
+    """Lower-case character by character, as BERT does (``str.lower`` on a whole string turns a
+    final capital sigma into ς): each mistake below differs from the reference in its own way
+    only, so that it is named only for that way."""
+    return "".join(ch.lower() for ch in text)
 
 
 def _pretokenize_with(normalize, text, split_punct=True):
@@ -57,7 +64,7 @@ def _bert_no_cjk(text):
             if not (c in "\x00\ufffd" or wordpiece.is_control(c))
         )
         t = unicodedata.normalize("NFD", t)
-        return "".join(c for c in t if unicodedata.category(c) != "Mn").lower()
+        return _lower_each("".join(c for c in t if unicodedata.category(c) != "Mn"))
 
     return _pretokenize_with(normalize, text)
 

@@ -58,6 +58,9 @@ class Outcome:
     triton_launches: int = 0  # Triton kernels launched by the calls (see checks.kernels)
     #: the reference in float64 on the same inputs (trusted side only), for tolerances
     truth: Outcome | None = None
+    #: wall-clock seconds the whole case took, measured by whoever is trusted (the grader times
+    #: the sandbox's reply itself): timing checks widen their bounds by what load added
+    wall_s: float | None = None
 
 
 class StudentError(Exception):
@@ -106,6 +109,9 @@ def call_target(
     ``on_module(module)`` runs once the module is built and loaded (the grader uses it to let
     graded sub-blocks answer with the reference: see ``autograder.checks.inject``).
     """
+    import time
+
+    started = time.monotonic()
     device = case.device
     calls: list[int] = []
 
@@ -206,6 +212,7 @@ def call_target(
     outcome.input_grads = _detach(outcome.input_grads)
     outcome.param_grads = _detach(outcome.param_grads)
     outcome.sleeper_calls = list(calls)
+    outcome.wall_s = time.monotonic() - started
     return outcome
 
 
@@ -297,8 +304,30 @@ def run_student(
 
 
 def matching_mistake(mistakes: Iterable[tuple[str, list[Any]]], got: Outcome, tol) -> str:
-    """The feedback's note naming the first mistake (label, its outputs) that ``got`` matches."""
-    for label, outputs in mistakes:
-        if all(diagnose(w, g, tol) is None for w, g in zip(outputs, got.outputs)):
-            return f". Your output matches a common mistake: {label}."
-    return ""
+    """The feedback's note naming the mistake (label, its outputs) that ``got`` matches; when
+    several match within the tolerance (a loose one, for answers allowed to compute in lower
+    precision), the nearest."""
+    matches = [
+        (_distance(outputs, got.outputs), label)
+        for label, outputs in mistakes
+        if len(outputs) == len(got.outputs)
+        and all(diagnose(w, g, tol) is None for w, g in zip(outputs, got.outputs))
+    ]
+    if not matches:
+        return ""
+    return f". Your output matches a common mistake: {min(matches, key=lambda m: m[0])[1]}."
+
+
+def _distance(a: Any, b: Any) -> float:
+    """The largest absolute difference between two matching structures' numbers."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.numel() == 0 or not a.is_floating_point():
+            return 0.0
+        return float((a.detach().cpu().double() - b.detach().cpu().double()).abs().max())
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return max((_distance(x, y) for x, y in zip(a, b)), default=0.0)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return max((_distance(a[k], b[k]) for k in a if k in b), default=0.0)
+    if isinstance(a, float) and isinstance(b, int | float):
+        return abs(a - b)
+    return 0.0

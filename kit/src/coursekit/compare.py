@@ -74,10 +74,20 @@ def diagnose(
         if tuple(got.shape) != tuple(expected.shape):
             return f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
         if got.dtype != expected.dtype:
+            want_dtype = str(expected.dtype).removeprefix("torch.")
+            got_dtype = str(got.dtype).removeprefix("torch.")
+            values = None
+            if got.is_floating_point() and expected.is_floating_point():
+                values = diagnose(expected, got.to(expected.dtype), tol, where, truth)
+            if values is None and got.is_floating_point():
+                return (
+                    f"{where}: the values are right but the dtype is {got_dtype}, not "
+                    f"{want_dtype}: cast the result back to the input's dtype at the end (a "
+                    f"{want_dtype} tensor times a float32 one promotes to float32)"
+                )
             return (
-                f"{where}: expected dtype {str(expected.dtype).removeprefix('torch.')}, got "
-                f"{str(got.dtype).removeprefix('torch.')} (compute in float32 if you need to, "
-                "then cast back to the input's dtype)"
+                f"{where}: expected dtype {want_dtype}, got {got_dtype} (compute in float32 if "
+                "you need to, then cast back to the input's dtype)"
             )
         if expected.dtype == torch.bool or not expected.is_floating_point():
             bad = got.cpu() != expected.cpu()

@@ -115,6 +115,10 @@ def unchosen_experts() -> Hook:
     return compare
 
 
+#: chapter 5's blocks may compute in float32 inside for float64 inputs (their contracts say so)
+FLOAT32_INSIDE_TOL = {**BF16_TOL, torch.float64: BF16_TOL[torch.float32]}
+
+
 @_named("stop_gradient")
 def stop_gradient(arg_names: dict[str, str]) -> Hook:
     """Compare as usual, but first say plainly when a gradient reaches an argument that sits
@@ -138,7 +142,7 @@ def stop_gradient(arg_names: dict[str, str]) -> Hook:
         if len(got.outputs) != len(expected.outputs):
             return f"expected {len(expected.outputs)} results, got {len(got.outputs)}"
         got = replace(got, input_grads=grads)
-        return compare_outcomes(expected, got, BF16_TOL, case.grad_wrt)
+        return compare_outcomes(expected, got, FLOAT32_INSIDE_TOL, case.grad_wrt)
 
     return compare
 
@@ -175,6 +179,18 @@ def median_timing() -> Hook:
 
 #: an MFU within these ratios of the right one passes (sleeps are not exact)
 MFU_LOW, MFU_HIGH = 0.75, 1.35
+#: however loaded the machine, a ratio below this fails: the named mistakes sit at 1/2 and below
+MFU_FLOOR = 0.58
+
+
+def mfu_low(sync: Sleeper, wall_s: float | None) -> float:
+    """The lowest MFU ratio that passes. A busy machine (several grading workers per node, by
+    design) wakes sleepers late, which lengthens the student's timed window and lowers their
+    MFU; the case's wall-clock time beyond its nominal sleeps bounds that delay, so the bound
+    drops by it (never below :data:`MFU_FLOOR`)."""
+    nominal = sync.cold_s * sync.cold_calls + sync.warm_s
+    late = max(0.0, (wall_s or 0.0) - nominal)
+    return max(MFU_FLOOR, min(MFU_LOW, MFU_LOW * sync.warm_s / (sync.warm_s + late)))
 
 
 @_named("mfu_timing")
@@ -203,18 +219,25 @@ def mfu_timing() -> Hook:
         kw = step.kwargs
         want = 6 * kw["n_params"] * kw["tokens_per_step"] / (sync.warm_s / iters) / kw["peak_flops"]
         ratio = result / want
-        if MFU_LOW <= ratio <= MFU_HIGH:
+        low = mfu_low(sync, got.wall_s)
+        if low <= ratio <= MFU_HIGH:
             return None
+        # load lowers every ratio by up to the factor low / MFU_LOW: a mistake's ratio is near
+        # its own value times some factor in [low / MFU_LOW, 1]
+        spread = MFU_LOW / low
+
+        def near(value: float, tol: float) -> bool:
+            return ratio - tol <= value <= ratio * spread + tol
         msg = f"returned {result:.4g}, expected about {want:.4g} (ratio {ratio:.3g})"
         if ratio > MFU_HIGH:
             return (
                 msg + ": the clock stopped before the work finished (timed without synchronising)"
             )
-        if abs(ratio - 1 / 3) < 0.06:
+        if near(1 / 3, 0.06):
             return (
                 msg + ": 2ND instead of 6ND (a training step costs 6 FLOPs per parameter per token)"
             )
-        if abs(ratio - 1 / iters) < 0.3 / iters:
+        if near(1 / iters, 0.3 / iters):
             return msg + ": the time of all iters steps used as the time of one step"
         if ratio < 0.7:
             return msg + (
