@@ -17,6 +17,7 @@ import autograder.checks.llama  # noqa: F401
 import autograder.checks.ssl_learning  # noqa: F401
 import autograder.checks.tokenization  # noqa: F401
 from autograder.checks.spec import REGISTRY
+from autograder.validate import float32_inside
 from course.foundation import whisper
 from course.tokenization import wordpiece
 
@@ -39,37 +40,6 @@ def test_openai_whispers_own_log_mel_passes(secret):
     assert result.passed, result.message
 
 
-def _float32_inside(fn):
-    """``fn`` run in float32 on float64 inputs, its tensor results cast back: what the chapter's
-    contracts allow ("compute in float32 inside if you like, then cast back")."""
-
-    def down(v):
-        if isinstance(v, torch.Tensor) and v.dtype == torch.float64:
-            return v.float()
-        if isinstance(v, list | tuple):
-            return type(v)(down(x) for x in v)
-        return v
-
-    def wrapped(*args, **kwargs):
-        dtype = next(
-            (a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None
-        )
-        out = fn(*down(args), **{k: down(v) for k, v in kwargs.items()})
-        if dtype != torch.float64:
-            return out
-
-        def up(v):
-            if isinstance(v, torch.Tensor) and v.dtype == torch.float32:
-                return v.double()
-            if isinstance(v, list | tuple):
-                return type(v)(up(x) for x in v)
-            return v
-
-        return up(out)
-
-    return wrapped
-
-
 SSL_FUNCTIONS = sorted(
     name
     for name, check in REGISTRY.items()
@@ -81,7 +51,7 @@ SSL_FUNCTIONS = sorted(
 
 @pytest.mark.parametrize("name", SSL_FUNCTIONS)
 def test_float32_inside_for_float64_inputs_passes_every_ssl_block(name, secret):
-    result = outcome(name, _float32_inside(REGISTRY[name].reference))
+    result = outcome(name, float32_inside(REGISTRY[name].reference))
     assert result.passed, result.message
 
 

@@ -95,6 +95,9 @@ class Check:
     #: graded sub-blocks of a composite block: attribute-path pattern -> Submodule. While the check
     #: runs, they answer with the reference (one mistake, one deduction; see checks.inject)
     submodules: dict[str, Submodule] = field(default_factory=dict)
+    #: the contract allows float32 inside for float64 inputs (float64 cases then hold answers to
+    #: float32's tolerance); ``validate``'s sweep runs such a variant of the solution
+    float32_inside: bool = False
 
 
 REGISTRY: dict[str, Check] = {}

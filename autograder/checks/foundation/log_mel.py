@@ -9,8 +9,8 @@ import torch
 
 from autograder.checks.foundation._common import _both, _rf, _ri
 from autograder.checks.spec import Case, Step
-from coursekit.compare import DEFAULT_TOL
 from course.foundation import whisper as ref
+from coursekit.compare import DEFAULT_TOL
 
 
 def _log_mel(audio, filters, *, log=torch.log10, floor=True, power=2, scale=True):
@@ -83,4 +83,5 @@ _both(
     _cases,
     misconceptions=MISTAKES,
     tol=TOL,
+    float32_inside=True,
 )

@@ -46,7 +46,7 @@ def both(name: str, target: str, reference, cases, **kw) -> None:
     dtype of the result is checked exactly, its digits only as far as float32 carries them."""
     tol = dict(kw.pop("tol", BF16))
     tol[torch.float64] = FLOAT32_INSIDE
-    register_pair(name, target, reference, cases, tol=tol, **kw)
+    register_pair(name, target, reference, cases, tol=tol, float32_inside=True, **kw)
 
 
 #: float64 results computed in float32 inside: float32's tolerance (the stop-gradient hook
