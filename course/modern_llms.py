@@ -238,7 +238,10 @@ def sliding_window_mask(
 ) -> torch.Tensor:
     """(1 or B, 1, T, S) bool, True = may attend. New token i sits at position p = S - T + i and
     sees the ``window`` keys p - window + 1 .. p (itself included), as Hugging Face's
-    ``sliding_window`` (Mistral, Gemma 2/3); with ``attention_mask`` (B, S) no padding either."""
+    ``sliding_window`` (Mistral, Gemma 2/3); with ``attention_mask`` (B, S) no padding either.
+    On ``device`` if given, else on ``attention_mask``'s device, else on the CPU."""
+    if device is None and attention_mask is not None:
+        device = attention_mask.device
     mask = causal_mask(t, s, attention_mask, device)
     q_pos = torch.arange(s - t, s, device=device)[:, None]
     k_pos = torch.arange(s, device=device)[None, :]

@@ -14,6 +14,7 @@ from torch import nn
 
 import autograder.checks.foundation  # noqa: F401  (registers the checks)
 import autograder.checks.llama  # noqa: F401
+import autograder.checks.scaling  # noqa: F401
 import autograder.checks.ssl_learning  # noqa: F401
 import autograder.checks.tokenization  # noqa: F401
 from autograder.checks.spec import REGISTRY
@@ -121,3 +122,56 @@ def test_a_mistake_is_named_only_for_its_own_difference(secret):
     result = outcome("tokenization.bert_pretokenize", pretokenize_lowering_whole_string)
     assert not result.passed and "final sigma" in result.message
     assert "matches a common mistake" not in result.message, result.message
+
+
+def fit_chinchilla_with_autograd(n, d, loss):
+    """Approach 3 as the contract states it, the gradient from torch.autograd and the Huber loss
+    from torch (``F.huber_loss``, summed): written differently from the reference."""
+    import itertools
+    import math
+
+    from scipy.optimize import minimize
+
+    log_n, log_d, log_l = (torch.tensor(t, dtype=torch.float64).log() for t in (n, d, loss))
+
+    @torch.enable_grad()  # checks call answers with gradients off, as the contract says
+    def objective(theta):
+        t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+        terms = [t[0] - t[3] * log_n, t[1] - t[4] * log_d, t[2].expand_as(log_n)]
+        pred = torch.logsumexp(torch.stack(terms), dim=0)
+        value = nn.functional.huber_loss(pred, log_l, delta=1e-3, reduction="sum")
+        value.backward()
+        return value.item(), t.grad.numpy()
+
+    axes = [[0.0, 5, 10, 15, 20, 25]] * 2 + [[-1.0, -0.5, 0, 0.5, 1]] + [[0.0, 0.5, 1, 1.5, 2]] * 2
+    with torch.no_grad():
+        grid = torch.tensor(list(itertools.product(*axes)), dtype=torch.float64)
+        terms = [
+            grid[:, :1] - grid[:, 3:4] * log_n,
+            grid[:, 1:2] - grid[:, 4:5] * log_d,
+            grid[:, 2:3].expand(-1, len(log_n)),
+        ]
+        pred = torch.logsumexp(torch.stack(terms), dim=0)
+        values = nn.functional.huber_loss(
+            pred, log_l.expand_as(pred), delta=1e-3, reduction="none"
+        ).sum(1)
+    options = {"ftol": 1e-15, "gtol": 1e-12, "maxiter": 3000}
+    fits = [
+        minimize(objective, grid[i].numpy(), method="L-BFGS-B", jac=True, options=options)
+        for i in values.argsort()[:4]
+    ]
+    a, b, e, alpha, beta = min(fits, key=lambda r: r.fun).x
+    return {"E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": alpha, "beta": beta}
+
+
+@pytest.mark.parametrize("student", ["student-005", "student-011"])
+def test_a_chinchilla_fit_with_autograd_gradients_passes(secret, student):
+    """The contract's procedure with another gradient and another Huber: full marks, also for
+    students whose hidden data once stopped the finite-difference version early."""
+    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+
+    seed = seed_for("scaling.fit_chinchilla", student, secret)
+    result = run_check(
+        get_check("scaling.fit_chinchilla"), InKernelExecutor(fit_chinchilla_with_autograd), seed
+    )
+    assert result.passed, result.message

@@ -49,6 +49,8 @@ print("running on", device)
 #
 # A matrix product of an `(m, k)` matrix by a `(k, n)` matrix computes `m * n` dot products of length
 # `k`. Count one multiply and one add as **two** floating-point operations.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "matmul_flops", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -82,6 +84,10 @@ check("prologue.matmul_flops", matmul_flops)
 # $\le 0$. For `float16`/`bfloat16` inputs, compute in float32 and return the input's dtype.
 # Masked entries are `-inf` and must get probability 0. Do not call `torch.softmax` or
 # `torch.nn.functional.softmax`.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `x` (`device=x.device`). **Dtype:** float32, float64 and bfloat16 `x`;
+# return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "softmax", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -119,6 +125,10 @@ check("prologue.softmax", softmax)
 # GPU kernels run asynchronously: read the clock only after `torch.cuda.synchronize()` when CUDA is
 # present. Call `fn` `warmup` times without timing it, then `iters` times, timing each call, and
 # return the **median** in seconds.
+#
+# **Device and dtype:** the grader's `fn` is a CPU sleep and the answer a Python float; call
+# `torch.cuda.synchronize()` only when `torch.cuda.is_available()`, so that the same code runs on
+# CPU and on a GPU.
 
 
 # %% nbgrader={"grade": false, "grade_id": "time_fn", "locked": false, "schema_version": 3, "solution": true, "task": false}

@@ -79,6 +79,10 @@ print("running on", device)
 # 4 to 32, `T` = `S` = 1, `T < S` with `causal=True` (3 queries over 7 keys), left- and
 # right-padded batches, bfloat16 and float64, gradients with respect to `q`, `k` and `v` on
 # batches where every query sees at least one key.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `q` (`device=q.device`). Masks too. **Dtype:** float32, bfloat16 and
+# float64 `q`, `k`, `v` (same dtype); return `q`'s dtype. `attention_mask` is int64.
 
 
 # %% nbgrader={"grade": false, "grade_id": "sdpa", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -128,6 +132,10 @@ check("bert_gpt.sdpa", scaled_dot_product_attention)
 # module given below (it calls your part 1): keep that attribute. Hidden cases: `D` from 12 to 32,
 # 1 to 8 heads, length 1, padding (left and right), causal, bfloat16 parameters and input,
 # gradients with respect to `x` and every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32, or
+# bfloat16 parameters with a bfloat16 `x`; return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "mha", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -190,6 +198,11 @@ check("bert_gpt.mha", MultiHeadAttention)
 # `position_ids=None` means `0..T-1` for every row. The grader uses `dropout=0.0`. Hidden cases:
 # `V` 20 to 50, `D` 8 to 32, `T` from 1 up to `max_position_embeddings`, explicit `position_ids`
 # that start later than 0, bfloat16 parameters, gradients of every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `input_ids` (`device=input_ids.device`). The
+# default `token_type_ids` and `position_ids` too. **Dtype:** ids are int64; parameters float32 or
+# bfloat16; return the parameters' dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "embeddings", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -249,12 +262,18 @@ check("bert_gpt.embeddings", BertEmbeddings)
 # chosen positions and `-100` everywhere else (the value `cross_entropy` ignores).
 #
 # To make the result reproducible and gradable, draw exactly three tensors, **in this order**, from
-# `gen = torch.Generator().manual_seed(seed)` (on the CPU), each of `input_ids`' shape:
-# `u = torch.rand(shape, generator=gen)`, `r = torch.rand(shape, generator=gen)`,
-# `random_ids = torch.randint(vocab_size, shape, generator=gen)`. A token is chosen if it is not
+# `gen = torch.Generator().manual_seed(seed)`, a CPU generator, each of `input_ids`' shape and
+# drawn on the CPU whatever `input_ids`' device: `u = torch.rand(shape, generator=gen)`,
+# `r = torch.rand(shape, generator=gen)`, `random_ids = torch.randint(vocab_size, shape,
+# generator=gen)`; then move the three to `input_ids.device` (`.to(input_ids.device)`).
+# A token is chosen if it is not
 # special and `u < mlm_probability`; a chosen token becomes `mask_token_id` if `r < 0.8`,
 # `random_ids` if `0.8 <= r < 0.9`, and stays itself otherwise. Hidden cases: `B` 1 to 4, `T` 1
 # to 64, `V` 25 to 1000, `mlm_probability` 0, 0.15, 0.5 and 0.9, rows padded at the end.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; the draws are made
+# on the CPU (above) and both outputs are on `input_ids`' device. **Dtype:** int64 ids, bool
+# `special_tokens_mask`; both outputs int64.
 
 
 # %% nbgrader={"grade": false, "grade_id": "mlm", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -285,6 +304,10 @@ def mask_tokens(
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_mlm", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# the device rule on CPU: inputs on torch's "meta" device (shapes, no data) give outputs there
+_ids = torch.full((2, 6), 7, device="meta")
+_out = mask_tokens(_ids, torch.zeros(2, 6, dtype=torch.bool, device="meta"), 4, 40, seed=0)
+assert all(o.device == _ids.device for o in _out), "move the CPU draws to input_ids.device"
 check("bert_gpt.mlm.visible", mask_tokens)
 ### BEGIN HIDDEN TESTS
 check("bert_gpt.mlm", mask_tokens)
@@ -302,6 +325,11 @@ check("bert_gpt.mlm", mask_tokens)
 # mask passed to every layer; it returns the last hidden states (no pooler). Hidden cases: `D` 8
 # to 24, 1 to 6 heads, length 1, right-padded batches, bfloat16, gradients of the input and of every
 # parameter; `BertModel` with 2 layers, segments and padding.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32, or
+# bfloat16 parameters with a bfloat16 `x` (`EncoderLayer`); return `x`'s dtype. `BertModel` takes
+# int64 ids and masks and float32 parameters.
 
 
 # %% nbgrader={"grade": false, "grade_id": "encoder", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -388,6 +416,11 @@ check("bert_gpt.bert_model", BertModel)
 # gradient is the sum of both uses). `generate` is given: it calls your part 8. Hidden cases: `D`
 # 8 to 24, 1 to 6 heads, length 1, bfloat16, `T` up to `max_positions`, gradients of every
 # parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `input_ids` (`device=input_ids.device`). Positions
+# too. **Dtype:** `DecoderBlock`: float32, or bfloat16 parameters with a bfloat16 `x`, return `x`'s
+# dtype; `GPT2`: int64 ids, float32 parameters and logits.
 
 
 # %% nbgrader={"grade": false, "grade_id": "gpt2", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -470,6 +503,10 @@ check("bert_gpt.gpt2", GPT2)
 # `ignore_index` (a prompt or padding excluded from training). Compute in float32 and return a
 # float32 scalar (0-dim tensor). Hidden cases: `T` 2 to 16, `V` 5 to 50, ignored prefixes and
 # single ignored targets, bfloat16 and float64 logits, the gradient with respect to the logits.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `logits` (`device=logits.device`). **Dtype:** float32, bfloat16 and
+# float64 logits, int64 labels; return a float32 scalar whatever the logits' dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "lm_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -511,6 +548,12 @@ check("bert_gpt.lm_loss", causal_lm_loss)
 # new tokens. Hidden cases: 1 to 3 prompts of 1 to 5 tokens, 5 to 24 new tokens, temperatures 0,
 # 0.3, 0.7 to 1.3, 2, 3 and 50, `top_k` 1, 2, 3, 5, `None` and 100 (`> V`). They are graded through
 # `GPT2.generate` on small models, most with no blocks at all.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `input_ids` (`device=input_ids.device`). The
+# generator stays on the CPU: draw from `probs` moved to the CPU and move each new token back to
+# `input_ids.device`. **Dtype:** int64 ids in and out; float32 parameters; sample from float32
+# logits.
 
 
 # %% nbgrader={"grade": false, "grade_id": "generate", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -562,6 +605,10 @@ check("bert_gpt.generate", GPT2)
 # runs Triton's interpreter (`TRITON_INTERPRET=1`); `tl.dot` works there at these sizes. Hidden
 # cases: `T` 1 to 40, `S` up to 40, `Dh` 16, 32 and 64, causal and not, scores large enough that the
 # running maximum changes from block to block.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `q` (`device=q.device`). On CPU the grader runs Triton's interpreter.
+# **Dtype:** float32 in, float32 out.
 
 # %% nbgrader={"grade": false, "grade_id": "flash", "locked": false, "schema_version": 3, "solution": true, "task": false}
 import triton

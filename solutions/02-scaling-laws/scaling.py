@@ -72,6 +72,8 @@ except ImportError:  # Colab, a fresh laptop: install it once (see the students'
 #
 # Hidden cases: GPT-2 small (124,439,808 parameters), n_layer = 0, V = 1, n_inner given or not,
 # tied and untied, random sizes up to V = 60,000, P = 4,096, d = 2,048, L = 48, d_ff = 8,192.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "count_params", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -117,6 +119,8 @@ check("scaling.count_params", count_params)
 #
 # Hidden cases: n_ctx = 1, n_layer = 0, GPT-2 small on 300B tokens, random sizes, n_ctx up to 8,192
 # and n_tokens up to 1e13 (Python ints do not overflow).
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "flops", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -156,6 +160,8 @@ check("scaling.flops", flops)
 #
 # Hidden cases: C from 1e15 to 1e26, the published law, alpha = beta, random laws with
 # alpha, beta in [0.2, 0.6], A, B in [50, 2000], E in [1, 2.5]. Relative tolerance 1e-4.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "chinchilla_optimal", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -201,6 +207,9 @@ check("scaling.chinchilla_optimal", chinchilla_optimal)
 # Hidden cases: Kaplan's L(N) and L(D) with 2-5% multiplicative noise (a secret seed), two points,
 # 3 to 40 points with alpha in [0.03, 1.5] and x_c in [1e2, 1e14], and the chapter's real sweep.
 # Relative tolerance 1e-4.
+#
+# **Device and dtype:** hidden `x` and `y` are CPU tensors (this block's cases stay on the CPU, GPU
+# or not), float32 or float64; compute in float64 and return Python floats.
 
 
 # %% nbgrader={"grade": false, "grade_id": "fit_power_law", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -233,16 +242,21 @@ check("scaling.fit_power_law", fit_power_law)
 # 3. evaluate the objective at every point of the grid a, b in {0, 5, 10, 15, 20, 25},
 #    e in {-1, -0.5, 0, 0.5, 1}, alpha, beta in {0, 0.5, 1, 1.5, 2} (4,500 points, order
 #    a, b, e, alpha, beta as `itertools.product` gives them), and run
-#    `scipy.optimize.minimize(..., method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12,
-#    "maxiter": 3000})` from the **4** grid points with the lowest objective (the objective is
-#    tiny, so the default tolerances stop far from the minimum; pass the gradient with `jac=True`
-#    if you write it, or let scipy estimate it);
+#    `scipy.optimize.minimize(..., method="L-BFGS-B", jac=True, options={"ftol": 1e-15,
+#    "gtol": 1e-12, "maxiter": 3000})` from the **4** grid points with the lowest objective, with
+#    the objective returning `(value, gradient)`: write the gradient out (the chain rule through
+#    `logsumexp` and the Huber loss) or get it from `torch.autograd` (checks call your function
+#    with gradients off, as at inference: put autograd code under `torch.enable_grad()`). The
+#    objective is tiny and has flat valleys: with scipy's finite-difference gradient, or its
+#    default tolerances, L-BFGS stops early, on some data sets at a visibly worse fit;
 # 4. keep the best result and return `{"E", "A", "B", "alpha", "beta"}` as floats.
 #
 # The check accepts any parameters whose objective is within 0.1% (plus 1e-9 per point) of the
 # best fit's. Hidden cases: exact points of the published law (your fit must recover it), noisy
 # points (0.3-1%, a secret seed) of random laws with N in [1e6, 1e10] and D in [1e8, 1e12], and
 # the chapter's own 11 CPU runs.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "fit_chinchilla", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -252,13 +266,16 @@ def fit_chinchilla(n: list, d: list, loss: list) -> dict:
     log_n, log_d, log_l = (np.log(np.asarray(t, dtype=np.float64)) for t in (n, d, loss))
     delta = 1e-3
 
-    def huber(r):
-        return np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
-
     def objective(theta):
         a, b, e, alpha, beta = theta
         terms = np.stack([a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)])
-        return huber(np.logaddexp.reduce(terms, axis=0) - log_l).sum()
+        lse = np.logaddexp.reduce(terms, axis=0)
+        r = lse - log_l
+        value = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta)).sum()
+        dr = np.clip(r, -delta, delta)  # Huber's derivative
+        w = np.exp(terms - lse) * dr  # d lse / d term, times the loss's derivative: (3, P)
+        grad = [w[0].sum(), w[1].sum(), w[2].sum(), -(w[0] * log_n).sum(), -(w[1] * log_d).sum()]
+        return value, np.array(grad)
 
     grid = list(
         itertools.product(
@@ -269,10 +286,13 @@ def fit_chinchilla(n: list, d: list, loss: list) -> dict:
             [0.0, 0.5, 1.0, 1.5, 2.0],
         )
     )
-    starts = sorted(grid, key=objective)[:4]
+    starts = sorted(grid, key=lambda s: objective(s)[0])[:4]
     options = {"ftol": 1e-15, "gtol": 1e-12, "maxiter": 3000}
     best = min(
-        (minimize(objective, np.array(s), method="L-BFGS-B", options=options) for s in starts),
+        (
+            minimize(objective, np.array(s), method="L-BFGS-B", jac=True, options=options)
+            for s in starts
+        ),
         key=lambda r: r.fun,
     )
     a, b, e, alpha, beta = best.x
@@ -308,6 +328,9 @@ check("scaling.fit_chinchilla", fit_chinchilla)
 #
 # The grader simulates an asynchronous device: `step()` returns at once and `sync()` sleeps
 # until the queued work would be done. Hidden cases: warmup 1 to 3, iters 4 to 8.
+#
+# **Device and dtype:** no tensors: `step` and `sync` are the grader's callables (CPU sleeps, GPU or
+# not) and the answer is a Python float.
 
 
 # %% nbgrader={"grade": false, "grade_id": "mfu", "locked": false, "schema_version": 3, "solution": true, "task": false}

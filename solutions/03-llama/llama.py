@@ -58,12 +58,18 @@ print("running on", device)
 # *Taught in the book:* [Pre- and post-normalisation; LayerNorm and RMSNorm](../../book/03-llama/normalization.md) (`book/03-llama/normalization.md`).
 #
 # $y = \dfrac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot w$ with a learnable weight `w`
-# (initialised to ones). No mean is subtracted (that would be LayerNorm). Compute in float32 and
-# return the input's dtype: cast the normalised value back, *then* multiply by the weight, as
-# Hugging Face does.
+# (initialised to ones). No mean is subtracted (that would be LayerNorm). Compute in float32, cast
+# the normalised value back to the input's dtype, multiply by the weight (Hugging Face's order),
+# and **return the input's dtype**: cast the product too. Hugging Face's `LlamaRMSNorm` stops at
+# `self.weight * x.to(input_dtype)`, which promotes a bfloat16 `x` times a float32 weight to
+# float32; here the result is `x`'s dtype, bfloat16 in that case.
 #
 # Hidden cases: `D` from 1 to 128, 1 to 9 rows, inputs of scale 1e-3 to 3, `eps` from 1e-6 to 0.1,
 # float32 and bfloat16 inputs, gradients of the input and the weight (float32).
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32 weight;
+# float32 or bfloat16 `x`; return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "rmsnorm", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -117,6 +123,11 @@ check("llama.rmsnorm", RMSNorm)
 # Hidden cases: `head_dim` from 2 to 128, 1 to 9 positions starting anywhere from 0 to about 2,000,
 # `theta` 10,000 and 500,000; `apply_rope` on float32 and bfloat16 `x` (with `cos`, `sin` in the same
 # dtype) and its gradient. Tolerances follow the float32 rounding of the angles themselves.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `positions` (`device=positions.device`). `apply_rope` gets `x`, `cos`,
+# `sin` on one device. **Dtype:** `positions` int64, `rope_cos_sin` returns float32; `apply_rope`
+# returns `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "rope", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -160,6 +171,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_rope", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# the device rule on CPU: positions on torch's "meta" device (shapes, no data) give cos, sin there
+_pos = torch.arange(4, device="meta")[None]
+assert all(c.device == _pos.device for c in rope_cos_sin(8, _pos)), "use device=positions.device"
 check("llama.rope_cos_sin.visible", rope_cos_sin)
 check("llama.apply_rope.visible", apply_rope)
 ### BEGIN HIDDEN TESTS
@@ -178,6 +192,10 @@ check("llama.apply_rope", apply_rope)
 #
 # Hidden cases: `D` from 5 to 24, intermediate sizes 12 to 64 (not multiples of anything), 1 to 4
 # tokens, gradients of the input and every weight.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32
+# throughout.
 
 
 # %% nbgrader={"grade": false, "grade_id": "swiglu", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -229,6 +247,11 @@ check("llama.swiglu", SwiGLU)
 # gradients only on batches without padding. Hidden cases: 1 to 9 query heads, `G = H`, `G = 1`
 # and groups in between, head sizes 2 to 16, length 1, left-padded batches, bfloat16, gradients
 # with respect to `x` and every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). The causal and padding
+# masks too. **Dtype:** float32, or bfloat16 parameters with bfloat16 `x`, `cos` and `sin`;
+# `attention_mask` int64; return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -305,6 +328,10 @@ check("llama.attention", Attention)
 #
 # Hidden cases: 2 layers, 1 to 3 kv heads, a prefill of 1 to 5 tokens followed by one-token and
 # two-token updates, then `length()`.
+#
+# **Device:** hidden `k` and `v` are on CUDA when the grader has a GPU, else on CPU; keep the cache
+# on their device and return the concatenated keys and values there. **Dtype:** float32; keep `k`'s
+# dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "kv_cache", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -361,6 +388,11 @@ check("llama.kv_cache", KVCache)
 # Hidden cases: 1 to 9 query heads with `G = H`, `G = 1` and groups in between, batches of 1 and 2,
 # 1 to 9 tokens (a prompt of length 1 included), tied and untied heads, RoPE base 10,000 and 500,000,
 # parameter gradients; a prefill of 1 to 7 tokens followed by three one-token decode steps.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `input_ids` (`device=input_ids.device`). Positions
+# too. **Dtype:** the block: float32 `x`, `cos`, `sin`; the model: int64 ids, float32 parameters and
+# logits.
 
 
 # %% nbgrader={"grade": false, "grade_id": "model", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -472,6 +504,11 @@ check("llama.model", LlamaForCausalLM)
 # the `k`-th largest logit keep *every* tied token (keep `logits >= k-th largest value`); `top_p`
 # as small as 0.05 keeps at least the most likely token; temperatures from 0.5 to 2; batches of 1
 # to 3 rows and `V` from 8 to 40.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `logits` (`device=logits.device`). The generator
+# stays on the CPU: draw from `probs` moved to the CPU, then move each new token to the device of
+# the ids. **Dtype:** float32 logits, float32 probabilities; int64 ids in and out of `generate`.
 
 
 # %% nbgrader={"grade": false, "grade_id": "sampling", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -535,6 +572,10 @@ check("llama.generate", LlamaForCausalLM)
 # Hidden cases: 1 to 7 rows, `D` from 33 to 1,000 (not powers of two: mask the tail), inputs of
 # scale 1e-3 to 3, `eps` 1e-6 to 0.1. The grader checks that a Triton kernel actually ran (it counts
 # launches), so a torch-only function scores zero here.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `x` (`device=x.device`). On CPU the grader runs Triton's interpreter.
+# **Dtype:** float32 `x` and weight; return `x`'s dtype.
 
 # %% nbgrader={"grade": false, "grade_id": "triton", "locked": false, "schema_version": 3, "solution": true, "task": false}
 import triton

@@ -94,6 +94,8 @@ except ImportError:  # Colab, a fresh laptop: install it once (see the students'
 # Stop early when no word has two symbols left. Hidden cases: up to 200 words of up to about 20
 # characters (letters, accents, Chinese, emoji; possibly the empty word), counts 1 to a few
 # thousand, `num_merges` from 0 to 60, many ties.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "train_bpe", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -157,6 +159,8 @@ check("tokenization.train_bpe", train_bpe)
 # the position in the word: with merges `[("b","c"), ("a","b"), ("bc","d")]`, `"abcd"` becomes
 # `["a", "bcd"]`, not `["ab", "cd"]`. Characters in no merge stay single characters. Decoding is
 # `"".join(tokens)` (given). Hidden cases: words of 0 to 25 characters, up to 150 merges.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "bpe_encode", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -224,6 +228,8 @@ check("tokenization.bpe_encode", bpe_encode)
 #
 # Hidden cases: 250 merges learned on Shakespeare and Chinese; texts of up to 120 characters with
 # emoji (and skin tones, ZWJ sequences), combining accents, Chinese, whitespace runs, and "".
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "byte_level", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -293,6 +299,8 @@ check("tokenization.byte_decode", byte_decode)
 # Use the `regex` module (imported above): Python's `re` has no `\p{...}`. Hidden cases: the same
 # texts as tiktoken's GPT-2 encoding is tested on (Shakespeare, Chinese, Python code, whitespace
 # runs with tabs and newlines, contractions in both cases, numbers, emoji, random Unicode, "").
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "gpt2_pretokenize", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -326,6 +334,8 @@ check("tokenization.gpt2_pretokenize", gpt2_pretokenize)
 # `gpt2_encode_pieces` receives the pre-tokens of a text (as `str`, from the reference
 # pre-tokeniser) and returns the concatenated ids of all of them: exactly tiktoken's
 # `encode_ordinary` of the text. Hidden cases: the texts of block 4, at most 256 ids per call.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "gpt2_encode", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -388,6 +398,8 @@ check("tokenization.gpt2_encode_pieces", gpt2_encode_pieces)
 # part of BERT's vocabulary that matters for the word, or a toy vocabulary; `BERT_VOCAB` works
 # too). Hidden cases: real BERT words (lower case, accents stripped), one-character words,
 # punctuation, Chinese characters, words starting with `##`, words of 100 and 101 characters.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "wordpiece", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -446,6 +458,8 @@ check("tokenization.wordpiece", wordpiece)
 #
 # Hidden cases: accents, capitals (Greek too), punctuation, Chinese, control characters, NUL, U+FFFD, unusual
 # whitespace, Shakespeare, code, random Unicode, "" and whitespace-only strings.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "bert_pretokenize", "locked": false, "schema_version": 3, "solution": true, "task": false}

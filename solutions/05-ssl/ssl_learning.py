@@ -76,6 +76,10 @@ print("running on", device)
 # `(B, C, height, width)`, with `C = p*p*C / (p*p)`. Both keep the dtype and let gradients
 # through. Hidden cases: `p` from 1 to 4 (also `p = H = W`, a single patch), 1 to 4 channels,
 # rectangular images, float32 / float64 / bfloat16, gradients in float32.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `images` (`device=images.device`). `unpatchify`: on the device of
+# `patches`. **Dtype:** float32, float64 and bfloat16; return the input's dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "patchify", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -137,6 +141,11 @@ check("ssl_learning.unpatchify", unpatchify)
 # {0.0, 0.25, 0.5, 0.75, 0.875, 0.9375} with `len_keep >= 1`, the noise values of a row distinct,
 # float32 / float64 / bfloat16 `x`, gradients in float32. Use `torch.gather` (or indexing); do
 # not draw your own noise.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `x` (`device=x.device`). `noise` is on the same device. **Dtype:**
+# float32, float64 and bfloat16 `x`, float32 `noise`; `x_kept` and `mask` in `x`'s dtype,
+# `ids_restore` int64.
 
 
 # %% nbgrader={"grade": false, "grade_id": "random_masking", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -185,6 +194,10 @@ check("ssl_learning.random_masking", random_masking)
 # gradients flow into `pred`. Hidden cases: B 1 to 4, N in {4, 8, 16, 49}, D from 2 to 64, at
 # least one masked and one visible patch, both values of `norm_pix_loss`, float32 / float64 /
 # bfloat16, gradients in float32.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `pred` (`device=pred.device`). **Dtype:** `pred`, `target` and `mask` in
+# one dtype (float32, float64 or bfloat16); return `pred`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "mae_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -228,6 +241,10 @@ check("ssl_learning.mae_loss", mae_loss)
 # (the positive stays in the denominator). Return a scalar in `z1`'s dtype; gradients flow into
 # both `z1` and `z2`. Hidden cases: N from 1 to 32 (N = 1: no negatives, the loss is 0), d from 2
 # to 64, temperatures from 0.05 to 2, float32 / float64 / bfloat16, gradients in float32.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `z1` (`device=z1.device`). The positive indices and the diagonal mask too.
+# **Dtype:** float32, float64 and bfloat16; return `z1`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "nt_xent", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -249,6 +266,9 @@ _e = torch.eye(2)
 _want = -torch.log(torch.tensor(2.0).exp() / (torch.tensor(2.0).exp() + 2))
 assert abs(float(nt_xent(_e, _e, 0.5)) - float(_want)) < 1e-5, float(nt_xent(_e, _e, 0.5))
 assert abs(float(nt_xent(torch.randn(1, 3), torch.randn(1, 3), 0.1))) < 1e-6, "N = 1: loss 0"
+# the device rule on CPU: inputs on torch's "meta" device (shapes, no data) give a loss there
+_z = torch.randn(3, 4, device="meta")
+assert nt_xent(_z, _z, 0.5).device == _z.device, "make the mask and the indices on z1.device"
 check("ssl_learning.nt_xent.visible", nt_xent)
 ### BEGIN HIDDEN TESTS
 check("ssl_learning.nt_xent", nt_xent)
@@ -283,6 +303,11 @@ check("ssl_learning.nt_xent", nt_xent)
 # the target's output. Hidden cases: queues of 1 to 32 rows, dims 2 to 16, several batches
 # (sizes not dividing the queue, a batch as large as the queue), temperatures 0.07 to 1, `m` in
 # {0, 0.5, 0.7, 0.9, 0.99, 0.996, 1}; gradients with respect to `q` and `k` on the last call.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `q` (`device=q.device`). The buffers move with the
+# module (`register_buffer`): `enqueue` makes its tensors on `self.queue.device`. **Dtype:** float32
+# throughout; `ptr` int64.
 
 
 # %% nbgrader={"grade": false, "grade_id": "moco", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -376,6 +401,10 @@ check("ssl_learning.momentum_encoder", MomentumEncoder)
 # projections, and `sg` the **stop-gradient**: the grader checks that **no gradient reaches `z1`
 # or `z2`**, and that the gradients of `p1`, `p2` are right. Return a scalar in `p1`'s dtype.
 # Hidden cases: B from 1 to 32, d from 2 to 64, float32 / float64 / bfloat16.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `p1` (`device=p1.device`). **Dtype:** float32, float64 and bfloat16;
+# return `p1`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "simsiam_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -419,6 +448,10 @@ check("ssl_learning.simsiam_loss", simsiam_loss)
 #
 # as a scalar in `z1`'s dtype (gradients flow into both inputs). Hidden cases: N from 2 to 48, D
 # from 1 to 32, `lambd` from 5e-3 to 1, float32 / float64 / bfloat16, gradients in float32.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `z1` (`device=z1.device`). The identity or off-diagonal mask too.
+# **Dtype:** float32, float64 and bfloat16; return `z1`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "barlow_twins_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -467,6 +500,10 @@ check("ssl_learning.barlow_twins_loss", barlow_twins_loss)
 # Return `(loss, new_center)`, in the inputs' dtype. Hidden cases: B from 1 to 6, K from 2 to 64,
 # `n_crops` from 2 to 6, student_temp 0.1 or 0.2, teacher_temp 0.04 to 0.07, center_momentum 0,
 # 0.9 or 1, float32 / float64, gradients with respect to both logits.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `student_out` (`device=student_out.device`). **Dtype:** float32 and
+# float64, all three inputs in one dtype; both outputs in that dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "dino_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -538,6 +575,10 @@ check("ssl_learning.dino_loss", dino_loss)
 # Return the new `(B, L)` int64 tokens. Hidden cases: B 1 to 4, L 1 to 20, V 3 to 32, every row
 # with the same number of masked positions; confidences of the masked positions differ by at
 # least 1e-3 (no ties).
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `tokens` (`device=tokens.device`). `cosine_unmask_schedule` has no tensors
+# (Python ints in and out). **Dtype:** int64 `tokens` in and out, float32 `logits`.
 
 
 # %% nbgrader={"grade": false, "grade_id": "unmasking", "locked": false, "schema_version": 3, "solution": true, "task": false}

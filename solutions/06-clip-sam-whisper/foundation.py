@@ -82,6 +82,10 @@ print(len(SPECIAL), "special tokens; <|startoftranscript|> =", SPECIAL["<|starto
 # `t` from -0.7 to 7 (inside and outside the clamp), float32, float64 and bfloat16 (return the
 # input's dtype), gradients with respect to both embeddings and `t` (none through the clamp when
 # it is active).
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `image_features` (`device=image_features.device`). The targets too.
+# **Dtype:** float32, float64 and bfloat16, all three inputs in one dtype; return that dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "clip_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -127,6 +131,11 @@ check("foundation.clip_loss", clip_loss)
 # `logit_scale * cos(image, class)`. Hidden cases: `B` 1 to 9 images, `C` 1 to 12 classes, `P` 1
 # to 18 templates (`P = 1` is a single prompt), prompt norms from about 0.2 to 5, `logit_scale`
 # 1 to 100, float32/float64/bfloat16, gradients with respect to both inputs.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `image_features` (`device=image_features.device`). `logit_scale` is a
+# Python float. **Dtype:** float32, float64 and bfloat16, both inputs in one dtype; return that
+# dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "zero_shot", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -177,6 +186,11 @@ check("foundation.zero_shot", zero_shot_logits)
 # Hidden cases: `B` 1 to 4, 0 to 6 clicks (shape `(B, 0, 2)` for none), labels in {1, 0, -1},
 # non-square images from 8 to 1024 pixels a side, `C` 8 to 32, float32/float64/bfloat16,
 # gradients with respect to `gaussian`, `point_embed` and `not_a_point`.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `points` (`device=points.device`). The image size and the padding point
+# too. **Dtype:** float32, float64 and bfloat16 coordinates and embeddings (one dtype), int64
+# `labels`, `image_size` a list of Python ints; return the embeddings' dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "embed_prompts", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -267,6 +281,10 @@ check("foundation.embed_prompts", embed_prompts)
 # mistake in `SamAttention` costs its own point only. Hidden cases: `C` 8 to 64, 1 to 8 heads,
 # rate 1 to 3, 1 to 7 tokens, 1 to 64 image positions, bfloat16 parameters, gradients of inputs
 # and parameters.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `queries` (`device=queries.device`). **Dtype:**
+# float32, or bfloat16 parameters with bfloat16 inputs (both classes); return the inputs' dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "two_way_block", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -366,6 +384,11 @@ check("foundation.two_way_block", TwoWayAttentionBlock)
 # predicted IoU (the first one on ties); with `False` return output 0. The mask is binarised at
 # logit 0 (`logits > 0`). Hidden cases: `B` 1 to 6, masks from 1x1 to 32x32, both flags,
 # float32/float64/bfloat16.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `masks` (`device=masks.device`). The chosen indices too. **Dtype:**
+# float32, float64 and bfloat16 `masks` and `iou_pred` (one dtype); the mask bool, the score in
+# `iou_pred`'s dtype, the index int64.
 
 
 # %% nbgrader={"grade": false, "grade_id": "select_masks", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -412,6 +435,10 @@ check("foundation.select_masks", select_masks)
 # finally `(x + 4) / 4`. The result equals openai-whisper's `log_mel_spectrogram`. Hidden cases:
 # 201 samples (one frame) to 30 s (480,000 samples, 3,000 frames), silent stretches, 80 or 128
 # mels (filters are given, like `MEL_80`), float32 and float64 (the window in the audio's dtype).
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `audio` (`device=audio.device`). The Hann window too.
+# **Dtype:** float32 and float64, `filters` in the audio's dtype; return the audio's dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "log_mel", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -447,6 +474,10 @@ check("foundation.log_mel", log_mel_spectrogram)
 # `forward(mel (B, n_mels, T))` applies `gelu(conv1)`, then `gelu(conv2)` (exact GELU, `F.gelu`),
 # and returns time first: `(B, (T + 1) // 2, d_model)`. 3,000 frames become 1,500 positions.
 # Hidden cases: `T` from 1 to 3,000, `n_mels` 4 to 128, bfloat16 parameters, gradients.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `mel` (`device=mel.device`). **Dtype:** float32, or
+# bfloat16 parameters with a bfloat16 `mel`; return `mel`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "conv_stem", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -481,6 +512,9 @@ check("foundation.conv_stem", WhisperConvStem)
 # exactly `1 / max_timescale`), angle `p * inv_i` at position `p`, and the output is two halves,
 # `[sin(angles) | cos(angles)]`, shape `(length, channels)`, float32. Hidden cases: length 1 to
 # 1,500, channels even from 4 to 512, `max_timescale` 100 or 10,000.
+#
+# **Device and dtype:** no tensor comes in (Python numbers only), so return a float32 tensor on the
+# CPU, GPU or not.
 
 
 # %% nbgrader={"grade": false, "grade_id": "sinusoids", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -520,6 +554,8 @@ check("foundation.sinusoids", sinusoids)
 #
 # Return a list of ints, equal to openai-whisper's `DecodingTask` initial tokens. Hidden cases:
 # 14 languages, both tasks, both timestamp settings, `previous` None, empty, or 1 to 250 ids.
+#
+# **Device and dtype:** none: plain Python values in and out, no tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "decoder_prompt", "locked": false, "schema_version": 3, "solution": true, "task": false}

@@ -115,6 +115,10 @@ class SwiGLU(nn.Module):
 # with and without a shared expert, both `normalize_topk` settings, bfloat16 parameters and input,
 # gradients with respect to `x` and every parameter. Any correct dispatch is accepted (a loop over
 # experts, tokens sorted by expert, or running every expert on every token).
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32, or
+# bfloat16 parameters and `x`; `y` in `x`'s dtype, the router logits float32 whatever `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "moe", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -203,6 +207,10 @@ check("modern_llms.moe", MoE)
 #
 # Hidden cases: N from 1 to 30 tokens, E from 4 to 16, k from 1 to E, padding, gradients with
 # respect to the logits.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; make every new
+# tensor on the device of `router_logits` (`device=router_logits.device`). **Dtype:** float32
+# logits, int64 `attention_mask`; return a float32 scalar.
 
 
 # %% nbgrader={"grade": false, "grade_id": "load_balancing", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -256,6 +264,11 @@ check("modern_llms.load_balancing", load_balancing_loss)
 # `dr` columns; the positions may start anywhere). Hidden cases: 2 to 4 heads, with and without
 # query compression, `dr` larger than `dn`, one token at position 7, bfloat16, gradients with
 # respect to `x` and every parameter. Each case calls `latent` and then `forward`.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). The causal mask too.
+# **Dtype:** float32, or bfloat16 parameters with bfloat16 `x`, `cos` and `sin` (all three in
+# bfloat16); `latent` and `forward` return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "mla", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -354,14 +367,23 @@ check("modern_llms.mla", MultiHeadLatentAttention)
 # Return a bool tensor, True = may attend, of shape (1, 1, T, S) without `attention_mask` and
 # (B, 1, T, S) with it. Hidden cases: prefill (T = S), a chunk at an offset (T < S), one-token
 # decoding, `w = 1`, `w >= S` (plain causal), T = S = 1, left-padded batches.
+#
+# **Device:** a hidden `attention_mask` is on CUDA when the grader has a GPU, else on CPU; return
+# the mask on `attention_mask`'s device (`device=attention_mask.device` for every tensor you make),
+# and on the CPU when `attention_mask` is None (the caller moves it). **Dtype:** int64
+# `attention_mask`; return bool.
 
 
 # %% nbgrader={"grade": false, "grade_id": "sliding_window", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sliding_window_mask(t: int, s: int, window: int, attention_mask=None):
-    """(1 or B, 1, T, S) bool: query i (position S - T + i) sees keys j with p - window < j <= p."""
+    """(1 or B, 1, T, S) bool: query i (position S - T + i) sees keys j with p - window < j <= p.
+
+    On ``attention_mask``'s device, or on the CPU when ``attention_mask`` is None.
+    """
     ### BEGIN SOLUTION
-    pos_q = torch.arange(s - t, s).view(t, 1)
-    pos_k = torch.arange(s).view(1, s)
+    device = attention_mask.device if attention_mask is not None else None
+    pos_q = torch.arange(s - t, s, device=device).view(t, 1)
+    pos_k = torch.arange(s, device=device).view(1, s)
     distance = pos_q - pos_k
     mask = ((distance >= 0) & (distance < window)).view(1, 1, t, s)
     if attention_mask is not None:
@@ -371,6 +393,10 @@ def sliding_window_mask(t: int, s: int, window: int, attention_mask=None):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_sliding_window", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# the device rule on CPU: a mask on torch's "meta" device (shapes, no data) gives a mask there
+_pad = torch.ones(2, 5, dtype=torch.long, device="meta")
+assert sliding_window_mask(3, 5, 2, _pad).device == _pad.device, "use attention_mask.device"
+assert sliding_window_mask(3, 5, 2).device.type == "cpu", "without attention_mask: on the CPU"
 check("modern_llms.sliding_window.visible", sliding_window_mask)
 ### BEGIN HIDDEN TESTS
 check("modern_llms.sliding_window", sliding_window_mask)
@@ -394,6 +420,10 @@ check("modern_llms.sliding_window", sliding_window_mask)
 # returns that layer's two raw buffers (k_buf, v_buf); `length()` the number of tokens layer 0
 # has received. Hidden cases: windows 1 to 6, prefills shorter and longer than the window,
 # multi-token chunks after the prefill, decoding far beyond the window, two layers.
+#
+# **Device:** hidden `k` and `v` are on CUDA when the grader has a GPU, else on CPU; allocate the
+# buffers on `k`'s device (`device=k.device`) and return everything there. **Dtype:** float32;
+# buffers and outputs in `k`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "rolling_cache", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -465,6 +495,11 @@ check("modern_llms.rolling_cache", RollingKVCache)
 # attention; a padded *query* row's output is unspecified (the grader skips it). Hidden cases:
 # 2 to 8 query heads, G = H, G = 1 and in between, length 1, padding, bfloat16, large inputs,
 # gradients with respect to `x` and every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). The causal and padding
+# masks too. **Dtype:** float32, or bfloat16 parameters with bfloat16 `x`, `cos` and `sin`;
+# `attention_mask` int64; return `x`'s dtype.
 
 
 # %% nbgrader={"grade": false, "grade_id": "qk_norm", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -529,6 +564,10 @@ check("modern_llms.qk_norm", QKNormAttention)
 # `SwiGLU(hidden_size, intermediate_size)` as `self.mlp`, and `RMSNorm(hidden_size, eps)` as
 # `self.post_attention_layernorm` and `self.post_feedforward_layernorm`. Hidden cases: 2 to 6
 # heads, one token, gradients with respect to `x` and every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). **Dtype:** float32
+# throughout.
 
 
 # %% nbgrader={"grade": false, "grade_id": "post_norm", "locked": false, "schema_version": 3, "solution": true, "task": false}

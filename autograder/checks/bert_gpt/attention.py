@@ -110,6 +110,8 @@ def _sdpa_cases(gen, device, visible=False):
             (_ri(gen, 1, 3), _ri(gen, 1, 4), 8, 8, 8, False, "right", torch.float64),
             (1, 2, 12, 12, 32, False, None, torch.float32),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(1, 2, 4, 4, 8, True, None, torch.bfloat16)]
     for b, h, t, s, dh, causal, side, dtype in table:
         q = _randn(gen, b, h, t, dh, dtype=dtype)
         k, v = _randn(gen, b, h, s, dh, dtype=dtype), _randn(gen, b, h, s, dh, dtype=dtype)
@@ -135,6 +137,8 @@ def _mha_cases(gen, device, visible=False):
             (18, 6, 2, 9, "causal+left"),
             (16, 2, 2, 6, "bf16"),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(8, 2, 1, 4, "bf16")]
     for d, h, b, t, mode in table:
         x = _randn(gen, b, t, d)
         kwargs: dict = {}

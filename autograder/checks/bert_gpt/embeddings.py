@@ -46,6 +46,8 @@ def _cases(gen, device, visible=False):
             (40, 16, 30, 2, 6, True, True, None),  # explicit position ids (an offset)
             (30, 32, 20, 2, 9, True, False, "bfloat16"),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(20, 8, 10, 1, 4, True, False, "bfloat16")]
     for v, d, p, b, t, seg, pos, dtype in table:
         ids = torch.randint(0, v, (b, t), generator=gen)
         args: tuple = (ids,)

@@ -87,6 +87,8 @@ def _encoder_cases(gen, device, visible=False):
             (8, 1, 16, 1, 1, False, None),
             (20, 5, 40, 2, 7, True, "bfloat16"),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(8, 2, 16, 1, 4, False, "bfloat16")]
     for d, h, f, b, t, padded, dtype in table:
         x = _randn(gen, b, t, d, dtype=getattr(torch, dtype) if dtype else torch.float32)
         kwargs = {"attention_mask": _pad_mask(gen, b, t)} if padded else {}
@@ -135,6 +137,8 @@ def _decoder_cases(gen, device, visible=False):
     table = [(16, 4, 2, 5, None)]
     if not visible:
         table += [(24, 3, 3, 8, None), (8, 1, 1, 1, None), (12, 6, 2, 7, "bfloat16")]
+    else:  # the dtype rule, shown on CPU
+        table += [(8, 2, 1, 4, "bfloat16")]
     for d, h, b, t, dtype in table:
         x = _randn(gen, b, t, d, dtype=getattr(torch, dtype) if dtype else torch.float32)
         grads = not visible and dtype is None

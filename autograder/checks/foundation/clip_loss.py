@@ -62,6 +62,8 @@ def _cases(gen, device, visible=False):
             (9, 16, 1.5, torch.bfloat16),
             (_ri(gen, 2, 12), 7, 7.0, torch.float64),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(3, 4, 1.5, torch.bfloat16)]
     for n, d, t, dtype in table:
         img = _randn(gen, n, d, scale=3.0, dtype=dtype)
         txt = (img.double() + _randn(gen, n, d, scale=2.0, dtype=torch.float64)).to(dtype)

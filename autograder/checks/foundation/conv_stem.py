@@ -60,6 +60,8 @@ def _cases(gen, device, visible=False):
             (12, 16, _ri(gen, 3, 60), "bfloat16"),
             (128, 8, 9, None),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(4, 8, 5, "bfloat16")]
     for i, (n_mels, d, t, dtype) in enumerate(table):
         mel = _randn(gen, _ri(gen, 1, 2), n_mels, t)
         if dtype:

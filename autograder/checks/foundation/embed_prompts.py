@@ -86,6 +86,8 @@ def _cases(gen, device, visible=False):
             ),
             (2, 3, True, (64, 96), 16, torch.bfloat16),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(1, 2, True, (32, 48), 8, torch.bfloat16)]
     for i, (b, n, with_box, (h, w), c, dtype) in enumerate(table):
         size = torch.tensor([w, h], dtype=torch.float64)
         points = (torch.rand(b, n, 2, generator=gen, dtype=torch.float64) * size).to(dtype)

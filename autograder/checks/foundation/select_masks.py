@@ -44,6 +44,8 @@ def _cases(gen, device, visible=False):
             (1, 1, 1, True, torch.float32),
             (_ri(gen, 2, 6), _ri(gen, 1, 20), _ri(gen, 1, 20), True, torch.float64),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(2, 4, 4, True, torch.bfloat16)]
     for b, h, w, multi, dtype in table:
         masks = _randn(gen, b, 4, h, w, scale=2.0, dtype=dtype)
         masks[masks.abs() < 0.05] = 0.3  # no logit sits on the threshold

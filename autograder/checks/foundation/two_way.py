@@ -74,9 +74,12 @@ def _attention_cases(gen, device, visible=False):
     table = [(16, 4, 2, 3, 5), (8, 2, 1, 1, 1)]  # (C, heads, rate, Nq, Nk)
     if not visible:
         table += [(32, 4, 2, 7, 16), (24, 3, 1, 2, 9), (64, 8, 2, 5, 64), (12, 1, 3, 4, 4)]
+    else:  # the dtype rule, shown on CPU
+        table += [(8, 2, 1, 2, 3)]
+    bf16_at = 2 if visible else 4
     for i, (c, h, r, nq, nk) in enumerate(table):
         b = _ri(gen, 1, 3)
-        dtype = "bfloat16" if (not visible and i == 4) else None
+        dtype = "bfloat16" if i == bf16_at else None
         dt = torch.bfloat16 if dtype else torch.float32
         q, k = _randn(gen, b, nq, c, dtype=dt), _randn(gen, b, nk, c, dtype=dt)
         v = _randn(gen, b, nk, c, dtype=dt)
@@ -154,9 +157,12 @@ def _block_cases(gen, device, visible=False):
             (32, 8, 64, 2, False, 6, 64),
             (8, 1, 16, 2, False, 2, 1),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(8, 2, 16, 2, False, 2, 3)]
+    bf16_at = 2 if visible else 4
     for i, (c, h, m, r, skip, nq, nk) in enumerate(table):
         b = _ri(gen, 1, 2)
-        dtype = "bfloat16" if (not visible and i == 4) else None
+        dtype = "bfloat16" if i == bf16_at else None
         dt = torch.bfloat16 if dtype else torch.float32
         args = tuple(_randn(gen, b, n, c, dtype=dt) for n in (nq, nk, nq, nk))
         grad = (0, 1) if (not visible and not dtype) else ()

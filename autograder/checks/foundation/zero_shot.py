@@ -50,6 +50,8 @@ def _cases(gen, device, visible=False):
             (2, 5, 18, 24, torch.bfloat16, 100.0),
             (_ri(gen, 2, 9), _ri(gen, 2, 12), _ri(gen, 1, 9), 20, torch.float64, 1.0),
         ]
+    else:  # the dtype rule, shown on CPU
+        table += [(2, 3, 2, 8, torch.bfloat16, 100.0)]
     for b, c, p, d, dtype, scale in table:
         img = _randn(gen, b, d, dtype=dtype)
         # prompts of a class share a direction, with per-prompt norms from 0.2 to 5

@@ -236,15 +236,17 @@ def attention_cases(
     """Self-attention cases at positions 0..T-1: case ``i`` has (H, G) ``heads[i % len]``, head
     dim ``head_dims[i]``, T ``lengths[i]`` and a random batch of 1 to ``max_batch``; the first
     ``n_visible`` are the visible ones. Hidden cases ``padded_at`` are left-padded, ``bf16_at`` in
-    bfloat16; hidden cases compare gradients (see :func:`attention_case`)."""
-    for i in range(n_visible if visible else len(head_dims)):
+    bfloat16 (the first of them is visible too: the dtype rule shown on CPU); hidden cases compare
+    gradients (see :func:`attention_case`)."""
+    shown = [*range(n_visible), *bf16_at[:1]]
+    for i in shown if visible else range(len(head_dims)):
         h, g = heads[i % len(heads)]
         dh, t = head_dims[i], lengths[i]
         b = rand_int(gen, 1, max_batch)
         x = randn(gen, b, t, h * dh, scale=scale)
         cos, sin = ref.rope_cos_sin(dh, torch.arange(t).expand(b, t).contiguous())
         hidden = not visible
-        padded, bf16 = hidden and i in padded_at, hidden and i in bf16_at
+        padded, bf16 = hidden and i in padded_at, i in bf16_at
         yield attention_case(
             gen, device, x, cos, sin, (h, g), padded=padded, bf16=bf16, grads=hidden
         )

@@ -54,6 +54,8 @@ def _cases(gen, device, visible=False):
             (20, 2, 6, 12, 4, 8, 10, 1, 7, 0, None),  # rope part larger than the nope part
             (32, 4, 16, 8, 8, 4, 8, 2, 5, 0, "bfloat16"),
         ]
+    else:  # the dtype rule (bfloat16 x, cos and sin), shown on CPU
+        table.append((16, 2, 8, 6, 4, 2, 4, 1, 3, 0, "bfloat16"))
     for d, h, qr, r, dn, dr, dv, b, t, off, dtype in table:
         x = _randn(gen, b, t, d)
         cos, sin = _rope(dr, b, t, off)

@@ -114,8 +114,9 @@ def _compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
             "linear space. Fit log L with the Huber loss (delta = 1e-3), as Hoffmann et al. do"
         )
     return msg + (
-        ". This is a local minimum (or an unconverged run): start L-BFGS from the 4 best points of "
-        "the grid and pass the tolerances of the contract"
+        ". This is a local minimum or an unconverged run: start L-BFGS from the 4 best points of "
+        "the grid, pass the contract's tolerances and the gradient (jac=True): with scipy's "
+        "finite-difference estimate L-BFGS stops early on this objective's flat valleys"
     )
 
 

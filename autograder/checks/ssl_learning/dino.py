@@ -93,7 +93,7 @@ def cases(gen, device, visible=False):
         )
 
     for i, (b, k, crops, st, tt, m) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw, 2)):
-        dtype = torch.float64 if (not visible and i % 3 == 1) else torch.float32
+        dtype = torch.float64 if i % 3 == 1 else torch.float32  # visible too (the dtype rule)
         student = _randn(gen, crops * b, k, dtype=dtype)
         teacher = _randn(gen, 2 * b, k, dtype=dtype)
         center = _randn(gen, 1, k, scale=0.3, dtype=dtype)

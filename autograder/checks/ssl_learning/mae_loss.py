@@ -71,7 +71,7 @@ def cases(gen, device, visible=False):
         )
 
     for i, (b, n, d, ratio, norm) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw)):
-        dtype = torch.float32 if visible else [torch.float32, torch.bfloat16, torch.float64][i % 3]
+        dtype = [torch.float32, torch.bfloat16, torch.float64][i % 3]  # visible: f32, bf16
         pred = _randn(gen, b, n, d, dtype=dtype)
         target = _randn(gen, b, n, d, scale=2.0, dtype=dtype) + 0.5
         mask = _mask(gen, b, n, ratio).to(dtype)

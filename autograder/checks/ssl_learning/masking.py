@@ -75,7 +75,9 @@ def cases(gen, device, visible=False):
         return _ri(gen, 1, 6), _pick(gen, n), _ri(gen, 2, 24), _pick(gen, ratio)
 
     for i, (b, n, d, ratio) in enumerate(case_table(visible, VISIBLE, HIDDEN, draw)):
-        dtype = torch.float32 if visible else [torch.float64, torch.float32, torch.bfloat16][i % 3]
+        dtype = [torch.float64, torch.float32, torch.bfloat16][i % 3]
+        if visible:  # float32, then bfloat16 (the dtype rule, shown on CPU)
+            dtype = [torch.float32, torch.bfloat16][i]
         x = _randn(gen, b, n, d, dtype=dtype)
         noise = _noise(gen, b, n)
         grad = (0,) if dtype == torch.float32 and not visible else ()

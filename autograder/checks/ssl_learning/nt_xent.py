@@ -97,7 +97,7 @@ def cases(gen, device, visible=False):
         dtype = torch.float32
         if not visible and i % 3 == 1:
             dtype = torch.float64
-        if not visible and i == len(table) - 1:
+        if i == len(table) - 1:  # visible too: the dtype rule, shown on CPU
             dtype, tau = torch.bfloat16, 0.5
         z1 = _randn(gen, n, d, scale=3.0, dtype=dtype)
         z2 = z1 + _randn(gen, n, d, dtype=dtype) if i % 2 else _randn(gen, n, d, dtype=dtype)

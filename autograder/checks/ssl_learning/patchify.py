@@ -83,9 +83,7 @@ def _shapes(gen, visible):
 
 
 def _dtypes(i, visible):
-    if visible:
-        return torch.float32
-    return [torch.float32, torch.bfloat16, torch.float64][i % 3]
+    return [torch.float32, torch.bfloat16, torch.float64][i % 3]  # visible: float32, bfloat16
 
 
 def patchify_cases(gen, device, visible=False):

@@ -228,6 +228,7 @@ def mfu_timing() -> Hook:
 
         def near(value: float, tol: float) -> bool:
             return ratio - tol <= value <= ratio * spread + tol
+
         msg = f"returned {result:.4g}, expected about {want:.4g} (ratio {ratio:.3g})"
         if ratio > MFU_HIGH:
             return (
