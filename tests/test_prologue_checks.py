@@ -130,6 +130,39 @@ def test_wrong_variants_fail_with_a_teaching_message(name, fn, needle):
     assert needle in result.message, result.message
 
 
+def _late(fn, seconds=0.015):
+    """``fn`` on a busy machine: every call returns ``seconds`` late."""
+
+    def late():
+        fn()
+        time.sleep(seconds)
+
+    return late
+
+
+@pytest.mark.parametrize(
+    "answer,needle",
+    [
+        (ref.time_fn, None),
+        (time_min_right, None),
+        (time_mean_including_warmup, "warm-up calls end up in the timing"),
+        (time_total_not_median, "median"),
+    ],
+)
+def test_time_fn_holds_on_a_loaded_machine(answer, needle):
+    """Every call 15 ms late (longer than the 10-15 ms it sleeps): right answers still pass, the
+    check's bound grows by the lateness its wall-clock time shows; mistakes stay named."""
+
+    def loaded(fn, warmup=2, iters=5):
+        return answer(_late(fn), warmup=warmup, iters=iters)
+
+    result = outcome("prologue.time_fn", loaded)
+    if needle is None:
+        assert result.passed, result.message
+    else:
+        assert not result.passed and needle in result.message, result.message
+
+
 @pytest.mark.parametrize(
     "name,fn",
     [
