@@ -162,8 +162,8 @@ def test_bert_gpt_embeddings_hugging_face_bert_embeddings(secret):
     strict=True,
     reason="Hugging Face's BertEmbeddings (BertConfig's default pad_token_id=0) builds "
     "word_embeddings with padding_idx=0, so row 0 gets no gradient, while the check feeds id 0 "
-    "as an ordinary token and compares that row's gradient; the contract should say there is no "
-    "padding_idx (or the check should leave the [PAD] row's gradient out)",
+    "as an ordinary token and compares that row's gradient; the contract says so (no "
+    "padding_idx), and the same class with pad_token_id=None passes",
 )
 def test_bert_gpt_embeddings_hugging_face_default_padding_idx(secret):
     passes("bert_gpt.embeddings", _hf_bert_embeddings(pad_token_id=0))

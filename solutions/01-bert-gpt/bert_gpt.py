@@ -195,7 +195,10 @@ check("bert_gpt.mha", MultiHeadAttention)
 # (`word_embeddings`), its position `0, 1, ..., T-1` (`position_embeddings`, learned, not
 # sinusoidal) and its segment, sentence A = 0 or sentence B = 1 (`token_type_embeddings`); the sum
 # goes through `LayerNorm` (with `eps`) and then dropout. `token_type_ids=None` means all zeros and
-# `position_ids=None` means `0..T-1` for every row. The grader uses `dropout=0.0`. Hidden cases:
+# `position_ids=None` means `0..T-1` for every row. Every id is an ordinary token: no
+# `padding_idx` (Hugging Face's `BertEmbeddings` passes `padding_idx=pad_token_id`, 0 by default,
+# which freezes row 0; build `nn.Embedding(V, D)` plainly, since the graded gradients include row
+# 0). The grader uses `dropout=0.0`. Hidden cases:
 # `V` 20 to 50, `D` 8 to 32, `T` from 1 up to `max_position_embeddings`, explicit `position_ids`
 # that start later than 0, bfloat16 parameters, gradients of every parameter.
 #
