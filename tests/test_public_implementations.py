@@ -4,8 +4,9 @@ contract's dtype), scores full marks under the public seed and a class secret.
 
 Each implementation names the repository and file it follows. Where the public code is a library
 installed in the venv (transformers, openai-whisper, tiktoken, tokenizers, torch), the library's own
-function or module is called. A test marked ``xfail(strict=True)`` documents a finding: the public
-code is correct, and the grader or the contract should change (its reason says what and why).
+function or module is called. A test marked ``xfail(strict=True)`` documents a finding: public
+code as written that the released contract rejects (its reason says what differs and whose the
+fix is: the contract now states each of these rules).
 
 Blocks without a well-known public implementation of their contract are listed in ``SKIPPED``.
 """
