@@ -191,6 +191,24 @@ def _cover(libc, top: str, trees: list[str], mode: str) -> None:
             os.rmdir(stash)
         except OSError:
             pass
+    # the directories made on the way to the kept trees take no new files: as root they are
+    # root's, and in a user namespace (where they are the grader's user's) they are made
+    # read-only, so a write next to the checkout fails the same way (a writable /tmp included)
+    for parent in sorted({p for t in trees for p in _ancestors_below(t, top)}, reverse=True):
+        try:
+            os.chmod(parent, 0o555)
+        except OSError:
+            pass
+
+
+def _ancestors_below(path: str, top: str) -> list[str]:
+    """The directories strictly between ``top`` and ``path``."""
+    out = []
+    parent = os.path.dirname(path)
+    while parent.startswith(top + "/"):
+        out.append(parent)
+        parent = os.path.dirname(parent)
+    return out
 
 
 def allow_only(libc, keep: list[str]) -> list[str]:
