@@ -86,11 +86,17 @@ def test_a_cluster_started_elsewhere_draws_the_drivers_secret_inputs(tmp_path):
     subs = tmp_path / "subs"
     for sid in ("ann", "bob"):
         write_submission(subs, sid, {**solution_cells(), "softmax": DIGEST})
-    port, client_port = _free_port(), _free_port()
+    # every port a fresh one: agents of another test's cluster may still hold Ray's defaults
+    names = ["port", "ray-client-server-port", "node-manager-port", "object-manager-port"]
+    names += ["runtime-env-agent-port", "dashboard-agent-grpc-port", "dashboard-agent-listen-port"]
+    names += ["metrics-export-port"]
+    ports = {name: _free_port() for name in names}
+    port = ports["port"]
     temp = tempfile.mkdtemp(prefix="ag-ray-ext-", dir="/tmp")  # short: Ray's socket paths
     head = subprocess.Popen(
         [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block"]
-        + [f"--port={port}", f"--ray-client-server-port={client_port}", "--num-cpus=2"]
+        + [f"--{name}={value}" for name, value in ports.items()]
+        + ["--num-cpus=2"]
         + ["--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"},
         stdout=subprocess.DEVNULL,
