@@ -18,6 +18,7 @@ import autograder.checks.scaling  # noqa: F401
 import autograder.checks.ssl_learning  # noqa: F401
 import autograder.checks.tokenization  # noqa: F401
 from autograder.checks.spec import REGISTRY
+from autograder.checks.tokenization.bert_pretokenize import _pretokenize_with
 from autograder.validate import float32_inside
 from course.foundation import whisper
 from course.tokenization import wordpiece
@@ -92,7 +93,7 @@ def test_a_mistake_is_named_only_for_its_own_difference(secret):
     the named mistakes: in particular not the CJK one, whose variant once lower-cased the same
     way and so matched on a Greek case without any CJK character in it."""
 
-    def pretokenize_lowering_whole_string(text):
+    def normalize_lowering_whole_string(text):
         out = []
         for ch in text:
             if ch in "\x00\ufffd" or wordpiece.is_control(ch):
@@ -104,20 +105,10 @@ def test_a_mistake_is_named_only_for_its_own_difference(secret):
             else:
                 out.append(ch)
         text = unicodedata.normalize("NFD", "".join(out))
-        text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn").lower()
-        words, cur = [], []
-        for ch in text:
-            if wordpiece.is_whitespace(ch) or wordpiece.is_punctuation(ch):
-                if cur:
-                    words.append("".join(cur))
-                    cur = []
-                if not wordpiece.is_whitespace(ch):
-                    words.append(ch)
-            else:
-                cur.append(ch)
-        if cur:
-            words.append("".join(cur))
-        return words
+        return "".join(ch for ch in text if unicodedata.category(ch) != "Mn").lower()
+
+    def pretokenize_lowering_whole_string(text):
+        return _pretokenize_with(normalize_lowering_whole_string, text)
 
     result = outcome("tokenization.bert_pretokenize", pretokenize_lowering_whole_string)
     assert not result.passed and "final sigma" in result.message
