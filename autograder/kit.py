@@ -72,6 +72,7 @@ def source_files(course: Course) -> list[Path]:
     files = [
         *root.glob("course/**/*.py"),
         *root.glob("autograder/checks/**/*.py"),
+        *root.glob("autograder/chapters/**/*.py"),
         *root.glob("exercises/*/*.ipynb"),
         *(package_dir(course) / m for m in FORMAT_MODULES),
     ]

@@ -44,6 +44,11 @@ class Course:
             if p.is_dir() and ASSIGNMENT.match(p.name) and any(p.glob("*.py"))
         )
 
+    def chapters(self) -> list[str]:
+        """Every chapter's name: the stem of each assignment's source notebook
+        (``solutions/NN-slug/<chapter>.py``), which names its checks (``<chapter>.<block>``)."""
+        return sorted(p.stem for a in self.assignments() for p in (self.solutions / a).glob("*.py"))
+
     def check_assignment(self, name: str) -> str:
         if name not in self.assignments():
             known = ", ".join(self.assignments()) or "none"

@@ -55,8 +55,8 @@ def planned_files(course: Course, names: ChapterNames) -> dict[Path, str]:
     return {
         r / "book" / c / "index.md": "index.md",
         r / "course" / f"{s}.py": "reference.py",
-        r / "autograder" / "checks" / s / "__init__.py": "checks_init.py",
-        r / "autograder" / "checks" / s / "scale.py": "checks_block.py",
+        r / "autograder" / "chapters" / s / "__init__.py": "checks_init.py",
+        r / "autograder" / "chapters" / s / "scale.py": "checks_block.py",
         r / "solutions" / c / f"{s}.py": "notebook.py",
         r / "tests" / f"test_{s}_oracles.py": "test_oracles.py",
     }

@@ -13,7 +13,7 @@ from conftest import outcome
 from torch import nn
 from torch.nn import functional as F
 
-import autograder.checks.bert_gpt  # noqa: F401  (registers the checks)
+import autograder.chapters.bert_gpt  # noqa: F401  (registers the checks)
 from autograder.checks.spec import REGISTRY
 from course import bert_gpt as ref
 

@@ -8,7 +8,7 @@ import concurrent.futures as cf
 import torch
 from torch import nn
 
-import autograder.checks.llama as L
+import autograder.chapters.llama as L
 from autograder.checks.spec import (
     REGISTRY,
     InKernelExecutor,

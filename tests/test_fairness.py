@@ -12,13 +12,13 @@ import torch
 from conftest import outcome
 from torch import nn
 
-import autograder.checks.foundation  # noqa: F401  (registers the checks)
-import autograder.checks.llama  # noqa: F401
-import autograder.checks.scaling  # noqa: F401
-import autograder.checks.ssl_learning  # noqa: F401
-import autograder.checks.tokenization  # noqa: F401
+import autograder.chapters.foundation  # noqa: F401  (registers the checks)
+import autograder.chapters.llama  # noqa: F401
+import autograder.chapters.scaling  # noqa: F401
+import autograder.chapters.ssl_learning  # noqa: F401
+import autograder.chapters.tokenization  # noqa: F401
+from autograder.chapters.tokenization.bert_pretokenize import _pretokenize_with
 from autograder.checks.spec import REGISTRY
-from autograder.checks.tokenization.bert_pretokenize import _pretokenize_with
 from autograder.validate import float32_inside
 from course.foundation import whisper
 from course.tokenization import wordpiece

@@ -13,8 +13,8 @@ from conftest import outcome
 from torch import nn
 from torch.nn import functional as F
 
-import autograder.checks.foundation as C
-from autograder.checks.foundation import embed_prompts as prompt_checks
+import autograder.chapters.foundation as C
+from autograder.chapters.foundation import embed_prompts as prompt_checks
 from autograder.checks.spec import REGISTRY, get_check, seed_for
 from course import foundation as ref
 

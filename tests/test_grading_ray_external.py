@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -125,7 +124,7 @@ def test_a_cluster_started_elsewhere_draws_the_drivers_secret_inputs(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
-        shutil.rmtree(temp, ignore_errors=True)
+        print("RAYTEMP", temp)  # DEBUG
     cluster = _digests(tmp_path / "cluster")
     local = {s: _digests_here(s, "class-secret") for s in ("ann", "bob")}  # this process's draw
     public = {s: _digests_here(s, "") for s in ("ann", "bob")}

@@ -402,7 +402,14 @@ def test_kit_is_current_with_its_sources():
 
 
 def test_a_changed_reference_makes_the_kit_stale(tmp_path):
-    for part in ("course", "autograder/checks", "exercises", "kit/src/coursekit", "solutions"):
+    for part in (
+        "course",
+        "autograder/checks",
+        "autograder/chapters",
+        "exercises",
+        "kit/src/coursekit",
+        "solutions",
+    ):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "nbgrader_config.py").write_text("")
     copy = Course(tmp_path)

@@ -10,7 +10,7 @@ import torch
 from conftest import ROOT
 from torch import nn
 
-import autograder.checks.llama as L
+import autograder.chapters.llama as L
 from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
 from autograder.validate import solution_namespace
 from course import llama as ref

@@ -11,10 +11,10 @@ import torch
 from conftest import outcome
 from torch.nn import functional as F
 
-import autograder.checks.modern_llms  # noqa: F401  (registers the checks)
-from autograder.checks.modern_llms import _common as C
-from autograder.checks.modern_llms.post_norm import SUBMODULES
-from autograder.checks.modern_llms.qk_norm import _NormAfterRope
+import autograder.chapters.modern_llms  # noqa: F401  (registers the checks)
+from autograder.chapters.modern_llms import _common as C
+from autograder.chapters.modern_llms.post_norm import SUBMODULES
+from autograder.chapters.modern_llms.qk_norm import _NormAfterRope
 from autograder.checks.spec import REGISTRY
 
 NAMES = sorted(n for n in REGISTRY if n.startswith("modern_llms."))

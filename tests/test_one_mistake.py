@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import autograder.checks.llama  # noqa: F401  (registers the checks)
+import autograder.chapters.llama  # noqa: F401  (registers the checks)
+from autograder.chapters.llama import _common as c
 from autograder.checks.inject import (
     MAX_CALLS,
     InjectionError,
@@ -15,7 +16,6 @@ from autograder.checks.inject import (
     inject,
     matching_paths,
 )
-from autograder.checks.llama import _common as c
 from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
 
 

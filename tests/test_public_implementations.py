@@ -22,14 +22,14 @@ from conftest import outcome
 from torch import nn
 from torch.nn import functional as F
 
-import autograder.checks.bert_gpt  # noqa: F401  (registers the checks)
-import autograder.checks.foundation  # noqa: F401
-import autograder.checks.llama  # noqa: F401
-import autograder.checks.modern_llms  # noqa: F401
-import autograder.checks.prologue  # noqa: F401
-import autograder.checks.scaling  # noqa: F401
-import autograder.checks.ssl_learning  # noqa: F401
-import autograder.checks.tokenization  # noqa: F401
+import autograder.chapters.bert_gpt  # noqa: F401  (registers the checks)
+import autograder.chapters.foundation  # noqa: F401
+import autograder.chapters.llama  # noqa: F401
+import autograder.chapters.modern_llms  # noqa: F401
+import autograder.chapters.prologue  # noqa: F401
+import autograder.chapters.scaling  # noqa: F401
+import autograder.chapters.ssl_learning  # noqa: F401
+import autograder.chapters.tokenization  # noqa: F401
 
 
 def passes(name, obj):

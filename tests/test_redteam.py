@@ -211,7 +211,7 @@ CASES = [
     ),
     (
         "import_checks",
-        {**SOL, "softmax": "from autograder.checks.prologue import ref\nsoftmax = ref.softmax\n"},
+        {**SOL, "softmax": "from autograder.chapters.prologue import ref\nsoftmax = ref.softmax\n"},
         None,
         3,
         "No module named",

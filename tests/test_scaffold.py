@@ -29,8 +29,8 @@ def test_new_chapter_creates_every_file_and_a_toc_entry_in_order(course_copy):
     assert rel == {
         "book/05-demo-chapter/index.md",
         "course/demo_chapter.py",
-        "autograder/checks/demo_chapter/__init__.py",
-        "autograder/checks/demo_chapter/scale.py",
+        "autograder/chapters/demo_chapter/__init__.py",
+        "autograder/chapters/demo_chapter/scale.py",
         "solutions/05-demo-chapter/demo_chapter.py",
         "tests/test_demo_chapter_oracles.py",
     }
@@ -61,8 +61,8 @@ def test_scaffolded_chapter_passes_its_own_checks(course_copy, tmp_path):
     root = course_copy.root
     code = (
         "import sys; sys.path[:0] = [{root!r}]\n"
-        "import course, autograder.checks as ac\n"
-        "course.__path__.insert(0, {course!r}); ac.__path__.insert(0, {checks!r})\n"
+        "import course, autograder.chapters as ac\n"
+        "course.__path__.insert(0, {course!r}); ac.__path__.insert(0, {chapters!r})\n"
         "from autograder.checks.spec import check\n"
         "from course import template_probe as ref\n"
         "check('template_probe.scale', ref.scale)\n"
@@ -73,7 +73,9 @@ def test_scaffolded_chapter_passes_its_own_checks(course_copy, tmp_path):
         "    assert 'dividing by the factor' in str(e), e\n"
         "else:\n"
         "    raise SystemExit('the named mistake passed')\n"
-    ).format(root=str(ROOT), course=str(root / "course"), checks=str(root / "autograder/checks"))
+    ).format(
+        root=str(ROOT), course=str(root / "course"), chapters=str(root / "autograder/chapters")
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
@@ -111,4 +113,4 @@ def test_a_standard_library_name_is_refused_and_package_picks_another(course_cop
     written = new_chapter(course_copy, "05-ssl", "SSL", package="ssl_learning")
     rel = {str(p.relative_to(course_copy.root)) for p in written}
     assert "solutions/05-ssl/ssl_learning.py" in rel
-    assert "autograder/checks/ssl_learning/__init__.py" in rel
+    assert "autograder/chapters/ssl_learning/__init__.py" in rel

@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import outcome
 
-import autograder.checks.scaling  # noqa: F401  (registers the checks)
-from autograder.checks.scaling import chinchilla_fit
+import autograder.chapters.scaling  # noqa: F401  (registers the checks)
+from autograder.chapters.scaling import chinchilla_fit
 from autograder.checks.spec import REGISTRY, get_check, seed_for
 from course import scaling as ref
 

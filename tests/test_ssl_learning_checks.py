@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from conftest import outcome
 
-import autograder.checks.ssl_learning  # noqa: F401  (registers the checks)
+import autograder.chapters.ssl_learning  # noqa: F401  (registers the checks)
 from autograder.checks.spec import REGISTRY
 from course import ssl_learning as ref
 

@@ -10,7 +10,7 @@ import pytest
 import regex
 from conftest import outcome
 
-import autograder.checks.tokenization as T
+import autograder.chapters.tokenization as T
 from autograder.checks.spec import REGISTRY, get_check, seed_for
 from course.tokenization import bpe, gpt2, wordpiece
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import torch
 
-from autograder.checks.values import EncodeError, decode, encode
+from coursekit.values import EncodeError, decode, encode
 
 MAX_CALLS = 4096  # per case: a composite that calls a sub-block in a loop is stopped, not served
 

@@ -15,8 +15,11 @@ The same spec runs in two places:
 from __future__ import annotations
 
 import hashlib
+import importlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -99,39 +102,66 @@ class Check:
     #: float32's tolerance); ``validate``'s sweep runs such a variant of the solution
     float32_inside: bool = False
 
+    def __post_init__(self) -> None:
+        if self.float32_inside:  # float64 cases held to float32's tolerance, no tighter
+            self.tol = {**self.tol, torch.float64: self.tol[torch.float32]}
+
 
 REGISTRY: dict[str, Check] = {}
 
-
-def register(check: Check) -> Check:
-    REGISTRY[check.name] = check
-    return check
+#: where the visible check's cases come from (see :func:`register_pair`)
+VisibleCases = int | Callable[[torch.Generator, str], Iterable[Case]] | None
 
 
 def register_pair(
+    *,
     name: str,
     target: str,
     reference: Callable[..., Any],
     cases: Callable[..., Iterable[Case]],
-    **kw: Any,
+    visible_cases: VisibleCases = None,
+    **fields: Any,
 ) -> tuple[Check, Check]:
-    """Register the visible check ``name.visible`` and the hidden one ``name``, same contract.
+    """Register a block's visible check ``<name>.visible`` and its hidden check ``<name>``: the
+    one way every chapter declares its checks (a test refuses any other).
 
-    ``cases(gen, device, visible=False)``: the visible check calls it with ``visible=True`` (a few
-    small cases, at least one edge case, shown to the student); the hidden one with the default.
+    ``name``: the full hidden check name, ``<chapter>.<block>`` (the chapter is the notebook's
+    stem, e.g. ``llama.attention``). ``target``: the student's symbol; ``reference``: the trusted
+    object with the same contract. ``cases(gen, device)`` yields the hidden cases, drawing every
+    random number from ``gen``. The visible check's cases (shown to the student, at least one edge
+    case) are, by ``visible_cases``:
+
+    * ``None``: ``cases(gen, device, visible=True)`` (one case function, a flag for the few);
+    * an integer ``n``: the first ``n`` hidden cases;
+    * a function ``(gen, device)``: its cases.
+
+    ``fields`` are the other :class:`Check` fields (``misconceptions``, ``tol``, ``compare``...),
+    the same for both checks.
     """
-    visible = register(
-        Check(
-            name=f"{name}.visible",
-            target=target,
-            reference=reference,
-            cases=lambda g, d: cases(g, d, visible=True),
-            visible=True,
-            **kw,
-        )
-    )
-    hidden = register(Check(name=name, target=target, reference=reference, cases=cases, **kw))
+    if visible_cases is None:
+
+        def shown(gen: torch.Generator, device: str) -> Iterable[Case]:
+            return cases(gen, device, visible=True)
+
+    elif isinstance(visible_cases, int):
+        count = visible_cases
+
+        def shown(gen: torch.Generator, device: str) -> Iterable[Case]:
+            return itertools.islice(cases(gen, device), count)
+
+    else:
+        shown = visible_cases
+    common = dict(target=target, reference=reference, **fields)
+    visible = _register(Check(name=f"{name}.visible", cases=shown, visible=True, **common))
+    hidden = _register(Check(name=name, cases=cases, **common))
     return visible, hidden
+
+
+def _register(check: Check) -> Check:
+    if check.name in REGISTRY:
+        raise ValueError(f"two checks are called {check.name!r}")
+    REGISTRY[check.name] = check
+    return check
 
 
 def case_table(
@@ -161,15 +191,16 @@ def randn(
 
 
 def get_check(name: str) -> Check:
-    """The check called ``name``; chapter modules (``autograder.checks.<chapter>``) load on demand."""
+    """The check called ``name``; a chapter's package (``autograder.chapters.<chapter>``, the
+    chapter being the name's first part) loads on demand."""
     if name not in REGISTRY:
         chapter = name.split(".")[0]
         if chapter.isidentifier():
-            module = f"autograder.checks.{chapter}"
+            module = f"autograder.chapters.{chapter}"
             try:
-                __import__(module)
+                importlib.import_module(module)
             except ModuleNotFoundError as exc:
-                if exc.name != module:  # the chapter's module exists but an import inside it fails
+                if exc.name != module:  # the chapter's package exists but an import inside it fails
                     raise
     if name not in REGISTRY:
         raise KeyError(f"no check is called {name!r}")
@@ -177,23 +208,17 @@ def get_check(name: str) -> Check:
 
 
 def chapter_modules() -> list[str]:
-    """Every chapter's check module or package under ``autograder/checks`` (not the machinery)."""
-    import pkgutil
+    """Every chapter of the course layout: the stems of the source notebooks
+    (``solutions/NN-slug/<chapter>.py``), each graded by the package ``autograder.chapters.<chapter>``."""
+    from autograder.layout import Course
 
-    import autograder.checks as package
-
-    machinery = {"spec", "compare", "values", "kernels"}
-    return sorted(
-        m.name
-        for m in pkgutil.iter_modules(package.__path__)
-        if m.name not in machinery and not m.name.startswith("_")
-    )
+    return Course(Path(__file__).resolve().parents[2]).chapters()
 
 
 def load_all_checks() -> dict[str, Check]:
     """Import every chapter's checks (so that REGISTRY is complete) and return the registry."""
     for chapter in chapter_modules():
-        __import__(f"autograder.checks.{chapter}")
+        importlib.import_module(f"autograder.chapters.{chapter}")
     return REGISTRY
 
 

@@ -15,9 +15,9 @@ import torch
 
 from autograder.checks.inject import InjectionError
 from autograder.checks.spec import Case, Outcome, Step, StudentError, call_target
-from autograder.checks.values import EncodeError, decode, encode
 from autograder.sandbox import limits as limits_mod
 from autograder.sandbox import protocol
+from coursekit.values import EncodeError, decode, encode
 
 MAX_REQUEST = 2**31
 MAX_REPLY = 256 * 2**20  # the parent refuses larger replies anyway (client.Session.max_reply)

@@ -17,10 +17,10 @@ from dataclasses import asdict
 from typing import Any
 
 from autograder.checks.spec import Case, Outcome, StudentError
-from autograder.checks.values import EncodeError, decode
 from autograder.sandbox import protocol
 from autograder.sandbox.child import MAX_REPLY, encode_case
 from autograder.sandbox.limits import USERNS_ENV, Limits, pids_of
+from coursekit.values import EncodeError, decode
 
 _uids = itertools.count(
     int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100

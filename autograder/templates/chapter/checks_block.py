@@ -33,4 +33,10 @@ def cases(gen: torch.Generator, device: str, visible: bool = False):
 
 
 # the visible check "{slug}.scale.visible" (cases(..., visible=True)) and the hidden "{slug}.scale"
-register_pair("{slug}.scale", "scale", ref.scale, cases, misconceptions=MISTAKES)
+register_pair(
+    name="{slug}.scale",
+    target="scale",
+    reference=ref.scale,
+    cases=cases,
+    misconceptions=MISTAKES,
+)
