@@ -124,7 +124,7 @@ def test_a_cluster_started_elsewhere_draws_the_drivers_secret_inputs(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
-        print("RAYTEMP", temp)  # DEBUG
+        shutil.rmtree(temp, ignore_errors=True)
     cluster = _digests(tmp_path / "cluster")
     local = {s: _digests_here(s, "class-secret") for s in ("ann", "bob")}  # this process's draw
     public = {s: _digests_here(s, "") for s in ("ann", "bob")}
