@@ -442,7 +442,7 @@ def load_checks() -> tuple[dict, list[dict]]:
     missing = []
     for chapter in chapter_modules():
         try:
-            importlib.import_module(f"autograder.checks.{chapter}")
+            importlib.import_module(f"autograder.chapters.{chapter}")
         except ImportError as exc:
             missing.append(item(f"checks of {chapter}", NOT_RUN, not_run_reason(exc)))
     return REGISTRY, missing
