@@ -90,7 +90,7 @@ def test_each_named_mistake_fails_and_is_named(name, label, secret):
 
 
 def test_a_broken_chapter_module_is_an_import_error(tmp_path, monkeypatch):
-    import autograder.checks as package
+    import autograder.chapters as package
 
     (tmp_path / "brokenchapter.py").write_text("import a_module_that_does_not_exist_xyz\n")
     monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
