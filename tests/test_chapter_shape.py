@@ -69,6 +69,5 @@ def test_the_new_chapter_template_uses_the_same_form():
 
 
 def test_every_check_has_its_visible_twin():
-    registry = load_all_checks()
-    hidden = {n for n, c in registry.items() if not c.visible}
+    hidden = {n for n, c in load_all_checks().items() if not c.visible}
     assert {f"{n}.visible" for n in hidden} == {n for n, c in REGISTRY.items() if c.visible}
