@@ -71,8 +71,9 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
     ``working_dir`` to every worker. Returns the temporary directory a local instance logs to."""
     if address and address.startswith("ray://"):
         _send_token_through_ray_client()  # read once, when ray loads: before the import
-    ray = import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network calls of its own
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # its C++ retries' warnings: noise
+    ray = import_ray()
     common: dict[str, Any] = {
         "runtime_env": {"working_dir": str(working_dir)} if working_dir else None,
         "logging_level": logging.ERROR,
@@ -106,8 +107,9 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
     try:
         ray.init(address=address, **common)
     except ConnectionError as exc:
+        why = _join_failure(exc)
         raise CourseError(
-            f"cannot join a Ray cluster at {address} ({str(exc).splitlines()[0][:200]}); start "
+            f"cannot join a Ray cluster at {address} ({why}); start "
             "one with `ray start --head` or `ray up cluster.yaml`, or pass its address (a "
             "cluster with token authentication also needs its token here: ~/.ray/auth_token or "
             "RAY_AUTH_TOKEN)."
@@ -117,6 +119,21 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0][:300]}"
         ) from None
     return None
+
+
+def _start_death_hint() -> str:
+    """What to look at when actors die before they start. The usual cause on a cluster started
+    by hand: this driver uses Ray token authentication (a token in ``~/.ray/auth_token`` left by
+    an earlier local ``ray.init``, or ``RAY_AUTH_*``) and the cluster does not, or the other way
+    round; the cluster's calls back into the driver are then refused, and nothing says why."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return (
+            "this command uses Ray token authentication (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+            "~/.ray/auth_token): start the cluster with the same token (RAY_AUTH_MODE=token and "
+            "that token on every node), or run the command with RAY_AUTH_MODE=disabled if the "
+            "cluster has none, then rerun; otherwise look at the nodes' logs (`ray logs`)."
+        )
+    return "look at the nodes' logs (`ray logs`), then rerun."
 
 
 class _Slot:
@@ -138,6 +155,18 @@ class _Slot:
         if self.state is not None:
             self._close(self.state)
             self.state = None
+
+
+def _join_failure(exc: BaseException) -> str:
+    """Why ``ray.init`` could not join, in a few words: Ray's own ConnectionError hides its cause
+    (a refused token shows only in the chained exception's traceback text)."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 5:
+        chain.append(chain[-1].__cause__)
+    text = " ".join(str(e) for e in chain)
+    if "InvalidAuthToken" in text or "Unauthenticated" in text:
+        return "it refused this command's Ray token, or its absence"
+    return _first_line(chain[-1])[:200]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -217,8 +246,8 @@ class RayPool:
             self._start_failures += 1
             if self._start_failures > 3 * self.workers:
                 raise CourseError(
-                    f"Ray workers keep dying while they start ({_first_line(exc)}); look at the "
-                    "nodes' logs (`ray logs`), then rerun."
+                    f"Ray workers keep dying while they start ({_first_line(exc)}); "
+                    + _start_death_hint()
                 ) from None
             self._spawn()
         else:

@@ -204,3 +204,16 @@ def test_wrong_ray_addresses_and_a_missing_ray_are_one_sentence(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does when it is missing
     with pytest.raises(CourseError, match="needs the `ray` package"):
         connect(None, 1, None)
+
+
+def test_workers_dying_at_start_under_token_auth_name_the_token(monkeypatch):
+    """The usual cause of actors dying before they start on a cluster started by hand: this
+    driver uses a token (say one an earlier local `ray.init` left in ~/.ray) and the cluster does
+    not, so the cluster's calls back are refused; the sentence names the token and both fixes."""
+    from autograder.pool_ray import _start_death_hint
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert "RAY_AUTH_MODE=disabled" in _start_death_hint()
+    assert "same token" in _start_death_hint()
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    assert "token" not in _start_death_hint() and "ray logs" in _start_death_hint()
