@@ -12,6 +12,7 @@ Ray is imported lazily: ``import autograder`` never needs it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -19,6 +20,7 @@ import random
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from collections import deque
@@ -105,7 +107,8 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             "with `ray up cluster.yaml` or `ray start --head`, or check the address and firewall."
         )
     try:
-        ray.init(address=address, **common)
+        with _stderr_kept_unless_failed():
+            ray.init(address=address, **common)
     except ConnectionError as exc:
         why = _join_failure(exc)
         raise CourseError(
@@ -119,6 +122,31 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0][:300]}"
         ) from None
     return None
+
+
+@contextlib.contextmanager
+def _stderr_kept_unless_failed():
+    """Hold what is written to file descriptor 2 while joining a cluster: Ray's C++ client logs
+    each refused retry there (20 lines for a wrong token), below the reach of Python's logging.
+    When the join fails, the caller's one sentence replaces them; when it succeeds, they are
+    written out as they came. Only for joining: a local start's processes inherit the descriptor."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not failed:
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
 
 
 def _start_death_hint() -> str:

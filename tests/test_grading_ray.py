@@ -217,3 +217,17 @@ def test_workers_dying_at_start_under_token_auth_name_the_token(monkeypatch):
     assert "same token" in _start_death_hint()
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     assert "token" not in _start_death_hint() and "ray logs" in _start_death_hint()
+
+
+def test_a_failed_join_drops_rays_own_retry_lines_and_a_good_one_keeps_them(capfd):
+    """Ray's C++ client writes each refused retry to descriptor 2, below Python's logging: a
+    failed join shows only the grader's sentence; a good one passes the lines on as they came."""
+    from autograder.pool_ray import _stderr_kept_unless_failed
+
+    with pytest.raises(ConnectionError), _stderr_kept_unless_failed():
+        os.write(2, b"gcs_client.cc:210: Failed to get cluster ID\n")
+        raise ConnectionError("refused")
+    assert capfd.readouterr().err == ""
+    with _stderr_kept_unless_failed():
+        os.write(2, b"a line from a good join\n")
+    assert capfd.readouterr().err == "a line from a good join\n"
