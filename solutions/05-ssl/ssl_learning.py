@@ -559,7 +559,8 @@ check("ssl_learning.dino_loss", dino_loss)
 # **The schedule.** `cosine_unmask_schedule(num_tokens, steps)` returns a list of `steps` Python
 # ints: after step `t = 1, ..., T`, the number of tokens **still masked** is
 # `math.floor(num_tokens * math.cos(math.pi / 2 * t / steps))` (compute with Python floats and
-# `math.cos`, not float32). The last value is 0. Hidden cases: `num_tokens` 1 to 1,024, `steps`
+# `math.cos`, not float32). The last value is 0. Rounding down is MaskGIT's released code; its
+# paper writes the count rounded up, ⌈γ(t/T)N⌉: this contract follows the code, so round down. Hidden cases: `num_tokens` 1 to 1,024, `steps`
 # 1 to 24.
 #
 # **One step.** `unmask_step(tokens, logits, num_masked, mask_id)`: `tokens` `(B, L)` int64 with

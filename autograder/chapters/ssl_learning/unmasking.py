@@ -35,7 +35,7 @@ def _from_zero(num_tokens, steps):
 
 SCHEDULE_MISTAKES = {
     "a linear schedule N (1 - t/T) instead of the cosine N cos(pi/2 t/T)": _linear,
-    "rounded up (ceil) instead of down (floor)": _ceil,
+    "rounded up (ceil, as the MaskGIT paper writes its schedule) instead of down (floor, as MaskGIT's released code and this contract do)": _ceil,
     "the number of unmasked tokens instead of the number still masked": _unmasked_count,
     "steps counted from t = 0 instead of t = 1 (the last step must leave 0 masked)": _from_zero,
 }
