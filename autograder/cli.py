@@ -140,18 +140,17 @@ def validate(
     ok = True
     for name in _assignments(course, assignment, all_):
         for row in validate_assignment(course, name, class_secret(secret_file)):
-            good = row["solution"] == row["max"] and row["stub"] == 0
-            ok &= good
+            ok &= row.ok
             table.add_row(
                 name,
-                row["notebook"],
-                f"{row['solution']:g}",
-                f"{row['stub']:g}",
-                f"{row['max']:g}",
-                "[green]yes" if good else "[red]NO",
+                row.notebook,
+                f"{row.solution:g}",
+                f"{row.stub:g}",
+                f"{row.max:g}",
+                "[green]yes" if row.ok else "[red]NO",
             )
-            for problem in row["problems"]:
-                err.print(f"  {name}/{row['notebook']}: {problem}")
+            for problem in row.problems:
+                err.print(f"  {name}/{row.notebook}: {problem}")
         if sweep:
             failures = sweep_seeds(course, name, sweep)
             ok &= not failures
@@ -250,10 +249,8 @@ def grade(
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
     )
-    for r in sorted(results, key=lambda r: r["student_id"]):
-        table.add_row(
-            r["student_id"], f"{r['score']:g}", f"{r['max_score']:g}", "; ".join(r["notes"])[:80]
-        )
+    for r in sorted(results, key=lambda r: r.student_id):
+        table.add_row(r.student_id, f"{r.score:g}", f"{r.max_score:g}", "; ".join(r.notes)[:80])
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
@@ -262,7 +259,7 @@ def grade(
             "graded with --no-isolation: student code could read what this user can read and "
             "reach the network; grades.csv's notes record it for every student."
         )
-    ungraded = sorted(r["student_id"] for r in results if r.get("key") is None)
+    ungraded = sorted(r.student_id for r in results if r.key is None)
     if ungraded:
         err.print(
             f"{len(ungraded)} student(s) not graded because the grader failed, not the student "
