@@ -1,4 +1,14 @@
-"""Command line: ``python -m autograder {release,validate,grade,export}``."""
+"""Command line: ``python -m autograder {release,validate,grade,new-chapter,export}``.
+
+Each command parses its options, finds the course checkout (:class:`~autograder.layout.Course`)
+and calls the module that does the work: ``release`` (:mod:`autograder.release`, and
+:mod:`autograder.kit` for the student kit), ``validate``
+(:func:`autograder.service.validate_assignment` and the seed sweep of :mod:`autograder.validate`),
+``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray), ``new-chapter``
+(:mod:`autograder.scaffold`) and ``export`` (:mod:`autograder.gradebook`). The class secret is
+read here once (``--secret-file`` or ``AUTOGRADER_SECRET``) and passed on as a value. Every
+:class:`~autograder.errors.CourseError` ends the command with its one sentence and exit code 2.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,20 @@
-"""Grading one student's notebook out of the kernel, and a whole class resumably."""
+"""Grading one student, in a sandbox: their answer cells run in a confined child, the checks
+compare what it returns with the references here, and the verdicts come back typed.
+
+* :func:`grade_submission`: one student's notebooks -> a :class:`~autograder.results.StudentResult`
+  whose ``key`` (:func:`submission_key`: code version, class secret, sources, submission bytes)
+  lets a rerun skip them;
+* :func:`grade_notebook`: one notebook, part by part; a :class:`NotebookRun` replays the setup and
+  answer cells into a fresh child whenever one dies, a time-out ends its part, a name that hung
+  is refused at once afterwards, and the notebook's time budget (:func:`student_budget_s`) bounds
+  all parts together;
+* :class:`GradeSettings`: what every worker needs to grade alike (hidden paths, class secret);
+* :func:`probe_sandbox`: before anyone is graded, can the sandbox import what grading needs (and
+  isolate, when asked)? An import that fails only in the sandbox stops that student as the
+  grader's failure (:func:`_raise_if_grader_side`), never a zero.
+
+Grading a whole class (workers, resuming, the output files) is :mod:`autograder.service`.
+"""
 
 from __future__ import annotations
 
