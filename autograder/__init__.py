@@ -2,13 +2,13 @@
 
 Architecture (trusted side left, untrusted right)::
 
-    cli ── service.grade_class ── pool ── grading ──(JSON + safetensors over a socket)── sandbox.child
+    cli ── service.grade_class ── pool ── grading ──(sandbox.wire: JSON + safetensors)── sandbox.child
      │         │                            │   │                                     (student code:
      │         │                            │   └─ sandbox.client (zygote, Session)     rlimits, own uid,
      │         │                            └─ checks.spec (cases, reference, compare,    hidden paths)
      │         │                                checks.inject: reference sub-blocks  ◄── callbacks
-     │         └─ results (typed) -> results/<id>.json (resume), feedback (HTML),
-     │            gradebook (nbgrader DB), grades.csv
+     │         └─ results (typed) -> result_files: results/<id>.json (resume), grades.csv;
+     │            feedback (HTML), gradebook (nbgrader DB)
      ├─ release / sources (jupytext source -> solutions/*.ipynb -> exercises/)
      ├─ validate (solution full marks, stub zero, seed sweep)
      └─ scaffold (new-chapter)

@@ -1,4 +1,14 @@
-"""Command line: ``python -m autograder {release,validate,grade,export}``."""
+"""Command line: ``python -m autograder {release,validate,grade,new-chapter,export}``.
+
+Each command parses its options, finds the course checkout (:class:`~autograder.layout.Course`)
+and calls the module that does the work: ``release`` (:mod:`autograder.release`, and
+:mod:`autograder.kit` for the student kit), ``validate``
+(:func:`autograder.service.validate_assignment` and the seed sweep of :mod:`autograder.validate`),
+``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray), ``new-chapter``
+(:mod:`autograder.scaffold`) and ``export`` (:mod:`autograder.gradebook`). The class secret is
+read here once (``--secret-file`` or ``AUTOGRADER_SECRET``) and passed on as a value. Every
+:class:`~autograder.errors.CourseError` ends the command with its one sentence and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -140,18 +150,17 @@ def validate(
     ok = True
     for name in _assignments(course, assignment, all_):
         for row in validate_assignment(course, name, class_secret(secret_file)):
-            good = row["solution"] == row["max"] and row["stub"] == 0
-            ok &= good
+            ok &= row.ok
             table.add_row(
                 name,
-                row["notebook"],
-                f"{row['solution']:g}",
-                f"{row['stub']:g}",
-                f"{row['max']:g}",
-                "[green]yes" if good else "[red]NO",
+                row.notebook,
+                f"{row.solution:g}",
+                f"{row.stub:g}",
+                f"{row.max:g}",
+                "[green]yes" if row.ok else "[red]NO",
             )
-            for problem in row["problems"]:
-                err.print(f"  {name}/{row['notebook']}: {problem}")
+            for problem in row.problems:
+                err.print(f"  {name}/{row.notebook}: {problem}")
         if sweep:
             failures = sweep_seeds(course, name, sweep)
             ok &= not failures
@@ -250,10 +259,8 @@ def grade(
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
     )
-    for r in sorted(results, key=lambda r: r["student_id"]):
-        table.add_row(
-            r["student_id"], f"{r['score']:g}", f"{r['max_score']:g}", "; ".join(r["notes"])[:80]
-        )
+    for r in sorted(results, key=lambda r: r.student_id):
+        table.add_row(r.student_id, f"{r.score:g}", f"{r.max_score:g}", "; ".join(r.notes)[:80])
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
@@ -262,7 +269,7 @@ def grade(
             "graded with --no-isolation: student code could read what this user can read and "
             "reach the network; grades.csv's notes record it for every student."
         )
-    ungraded = sorted(r["student_id"] for r in results if r.get("key") is None)
+    ungraded = sorted(r.student_id for r in results if r.key is None)
     if ungraded:
         err.print(
             f"{len(ungraded)} student(s) not graded because the grader failed, not the student "

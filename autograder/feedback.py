@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
-from autograder.grading import write_atomic
+from autograder.result_files import write_atomic
+from autograder.results import NotebookResult, StudentResult
 from autograder.submissions import file_safe
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;line-height:1.45}
@@ -14,26 +14,27 @@ _STYLE = """body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto
 vertical-align:top}code,pre{background:#f5f5f5;padding:.1em .3em;white-space:pre-wrap}"""
 
 
-def render(result: dict[str, Any], nb: dict[str, Any]) -> str:
+def render(result: StudentResult, nb: NotebookResult) -> str:
+    """The feedback page of one of ``result``'s notebooks: every check, its verdict and message."""
     e = html.escape
     rows = []
-    for part in nb["parts"]:
-        for c in part["checks"]:
-            cls = "pass" if c["passed"] else "fail"
+    for part in nb.parts:
+        for c in part.checks:
+            cls = "pass" if c.passed else "fail"
             rows.append(
-                f"<tr><td>{e(part['grade_id'])}</td><td>{e(c['name'])}</td>"
-                f"<td class={cls}>{'passed' if c['passed'] else 'failed'}</td>"
-                f"<td><code>{e(c['message'])}</code></td></tr>"
+                f"<tr><td>{e(part.grade_id)}</td><td>{e(c.name)}</td>"
+                f"<td class={cls}>{'passed' if c.passed else 'failed'}</td>"
+                f"<td><code>{e(c.message)}</code></td></tr>"
             )
         rows.append(
-            f"<tr><th colspan=3>{e(part['grade_id'])}: points</th>"
-            f"<th>{part['score']:g} / {part['points']:g}</th></tr>"
+            f"<tr><th colspan=3>{e(part.grade_id)}: points</th>"
+            f"<th>{part.score:g} / {part.points:g}</th></tr>"
         )
-    notes = "".join(f"<li>{e(n)}</li>" for n in nb["notes"]) or "<li>none</li>"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Feedback: {e(nb["notebook"])}</title>
+    notes = "".join(f"<li>{e(n)}</li>" for n in nb.notes) or "<li>none</li>"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Feedback: {e(nb.notebook)}</title>
 <style>{_STYLE}</style></head><body>
-<h1>{e(result["assignment"])} / {e(nb["notebook"])}</h1>
-<p>Student <b>{e(result["student_id"])}</b>: <b>{nb["score"]:g} / {nb["max_score"]:g}</b> points.</p>
+<h1>{e(result.assignment)} / {e(nb.notebook)}</h1>
+<p>Student <b>{e(result.student_id)}</b>: <b>{nb.score:g} / {nb.max_score:g}</b> points.</p>
 <p>Each part was graded by running your answer cells in a separate process and comparing their
 results with the reference on inputs you have not seen (random shapes, dtypes, gradients, edge
 cases). Passing the visible checks in the notebook does not guarantee these pass.</p>
@@ -41,12 +42,8 @@ cases). Passing the visible checks in the notebook does not guarantee these pass
 <h2>Notes</h2><ul>{notes}</ul></body></html>"""
 
 
-def write(out: Path, result: dict[str, Any]) -> None:
-    for nb in result["notebooks"]:
-        path = (
-            out
-            / "feedback"
-            / file_safe(result["student_id"])
-            / (Path(nb["notebook"]).stem + ".html")
-        )
+def write(out: Path, result: StudentResult) -> None:
+    """``OUT/feedback/<student>/<notebook stem>.html`` for each of the student's notebooks."""
+    for nb in result.notebooks:
+        path = out / "feedback" / file_safe(result.student_id) / (Path(nb.notebook).stem + ".html")
         write_atomic(path, render(result, nb))

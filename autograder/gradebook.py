@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.errors import CourseError
-from autograder.grading import write_table
 from autograder.layout import Course
 from autograder.release import generate
+from autograder.result_files import write_table
+from autograder.results import StudentResult
 
 
 def default_url(out: Path) -> str:
@@ -53,18 +53,18 @@ def ensure_assignment(course: Course, assignment: str, url: str) -> None:
         generate(course, assignment, Path(tmp), db_url=normalize_url(url))
 
 
-def record(url: str, results: list[dict[str, Any]]) -> None:
+def record(url: str, results: list[StudentResult]) -> None:
     """Write auto scores for every result (idempotent: rerunning overwrites with the same values)."""
     with _open(url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush chatter
         for r in results:
-            gb.update_or_create_student(r["student_id"])
-            gb.update_or_create_submission(r["assignment"], r["student_id"])
-            for nb in r["notebooks"]:
-                stem = Path(nb["notebook"]).stem
-                for part in nb["parts"]:
-                    grade = gb.find_grade(part["grade_id"], stem, r["assignment"], r["student_id"])
-                    grade.auto_score = part["score"]
+            gb.update_or_create_student(r.student_id)
+            gb.update_or_create_submission(r.assignment, r.student_id)
+            for nb in r.notebooks:
+                stem = Path(nb.notebook).stem
+                for part in nb.parts:
+                    grade = gb.find_grade(part.grade_id, stem, r.assignment, r.student_id)
+                    grade.auto_score = part.score
                     grade.needs_manual_grade = False
             gb.db.commit()
 

@@ -1,24 +1,35 @@
-"""Grading one student's notebook out of the kernel, and a whole class resumably."""
+"""Grading one student, in a sandbox: their answer cells run in a confined child, the checks
+compare what it returns with the references here, and the verdicts come back typed.
+
+* :func:`grade_submission`: one student's notebooks -> a :class:`~autograder.results.StudentResult`
+  whose ``key`` (:func:`submission_key`: code version, class secret, sources, submission bytes)
+  lets a rerun skip them;
+* :func:`grade_notebook`: one notebook, part by part; a :class:`NotebookRun` replays the setup and
+  answer cells into a fresh child whenever one dies, a time-out ends its part, a name that hung
+  is refused at once afterwards, and the notebook's time budget (:func:`student_budget_s`) bounds
+  all parts together;
+* :class:`GradeSettings`: what every worker needs to grade alike (hidden paths, class secret);
+* :func:`probe_sandbox`: before anyone is graded, can the sandbox import what grading needs (and
+  isolate, when asked)? An import that fails only in the sandbox stops that student as the
+  grader's failure (:func:`_raise_if_grader_side`), never a zero.
+
+Grading a whole class (workers, resuming, the output files) is :mod:`autograder.service`.
+"""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
-import io
 import json
-import os
 import re
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, astuple, dataclass
 
 from autograder import __version__
 from autograder.checks.spec import StudentError, get_check, run_check, seed_for
 from autograder.errors import CourseError, GraderEnvironmentError
+from autograder.layout import hidden_on_purpose
 from autograder.notebooks import Part, SourceNotebook, answer_cells
 from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Session, Zygote
@@ -57,18 +68,19 @@ class NotebookRun:
         settings: GradeSettings,
     ):
         self.zygote, self.source, self.answers = zygote, source, answers
-        s = source.settings
         self.limits = Limits(
-            cpu_s=int(s.get("cpu_s", 120)),
-            memory_mb=int(s.get("memory_mb", 3072)),
-            hide=settings.hidden,
+            cpu_s=source.settings.cpu_s, memory_mb=source.settings.memory_mb, hide=settings.hidden
         )
-        self.base_cell_timeout = float(s.get("timeout_s", 60))
+        self.base_cell_timeout = source.settings.timeout_s
         self.cell_timeout = self.base_cell_timeout
+        #: (cell name, source) run in order: the course's setup cells, the student's answers
         self.program = [
-            (gid or f"setup-{i}", src if kind == "setup" else answers.get(gid, ""))
-            for i, (kind, gid, src) in enumerate(source.cells)
-            if kind != "test"
+            (
+                c.grade_id or f"setup-{i}",
+                c.source if c.kind == "setup" else answers.get(c.grade_id, ""),
+            )
+            for i, c in enumerate(source.cells)
+            if c.kind != "test"
         ]
         self.bad: set[str] = set()
         self.cell_errors: dict[str, str] = {}
@@ -188,8 +200,6 @@ def _grade_check(
     return outcome
 
 
-#: packages the sandbox hides on purpose: importing them is the student's problem
-_HIDDEN_PACKAGES = {"course", "autograder", "solutions", "tests", "exercises"}
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
@@ -202,7 +212,7 @@ def _raise_if_grader_side(message: str, zygote: Zygote | None = None) -> None:
     graded as theirs, so no submission can make itself "rerun" forever.
     """
     m = _NO_MODULE.search(message)
-    if not m or m.group(1).split(".")[0] in _HIDDEN_PACKAGES:
+    if not m or hidden_on_purpose(m.group(1)):
         return
     try:
         found = importlib.util.find_spec(m.group(1)) is not None
@@ -276,8 +286,7 @@ def probe_sandbox(zygote: Zygote, require_isolation: bool = False) -> None:
 def student_budget_s(source: SourceNotebook) -> float:
     """Wall-clock seconds for all of one student's parts of a notebook together: the source's
     ``student_budget_s`` (stated in the notebook's introduction), else 10 calls' worth."""
-    settings = source.settings
-    return float(settings.get("student_budget_s", 10 * float(settings.get("timeout_s", 60))))
+    return source.settings.budget_s
 
 
 def graded_checks(names: list[str]) -> list[str]:
@@ -296,7 +305,8 @@ def submission_key(
     h = hashlib.sha256(f"{__version__}|{assignment}|".encode())
     h.update(hashlib.sha256(secret.encode()).digest())
     for s in sources:
-        h.update(json.dumps([s.name, s.cells, [p.__dict__ for p in s.parts]]).encode())
+        cells = [astuple(c) for c in s.cells]  # [kind, grade_id, source]: the key's fixed form
+        h.update(json.dumps([s.name, cells, [asdict(p) for p in s.parts]]).encode())
     for name in sorted(sub.notebooks):
         h.update(name.encode() + hashlib.sha256(sub.notebooks[name]).digest())
     h.update(json.dumps(sub.notes).encode())
@@ -321,53 +331,3 @@ def grade_submission(
         notebooks=notebooks,
         notes=list(sub.notes) + [n for nb in notebooks for n in nb.notes],
     )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_result(out: Path, file_id: str, key: str) -> dict[str, Any] | None:
-    path = out / "results" / f"{file_id}.json"
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return result if result.get("key") == key else None
-
-
-def part_columns(sources: list[SourceNotebook]) -> list[str]:
-    return [f"{Path(s.name).stem}:{p.grade_id}" for s in sources for p in s.parts]
-
-
-def write_csv(path: Path, sources: list[SourceNotebook], results: list[dict[str, Any]]) -> None:
-    cols = part_columns(sources)
-    rows = []
-    for r in sorted(results, key=lambda r: r["student_id"]):
-        row = {
-            "student_id": r["student_id"],
-            "assignment": r["assignment"],
-            "score": f"{r['score']:g}",
-            "max_score": f"{r['max_score']:g}",
-        }
-        for nb in r["notebooks"]:
-            for p in nb["parts"]:
-                row[f"{Path(nb['notebook']).stem}:{p['grade_id']}"] = f"{p['score']:g}"
-        row["notes"] = "; ".join(r["notes"])[:2000]
-        rows.append(row)
-    write_table(path, ["student_id", "assignment", "score", "max_score", *cols, "notes"], rows)
-
-
-def write_table(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> None:
-    """Write rows as CSV, atomically (readers never see a half-written file)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buf.getvalue())

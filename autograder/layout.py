@@ -13,6 +13,28 @@ from autograder.errors import CourseError
 
 ASSIGNMENT = re.compile(r"^\d\d-[a-z0-9-]+$")
 
+#: the checkout's top-level trees that a sandboxed student process must not see: the grader and
+#: its checks, the references, the solutions, the tests, the benchmarks, the book's sources, the
+#: released notebooks and git's history. The one definition: :meth:`Course.hidden_paths` hides
+#: them, and a failed import of one of their names is the student's doing
+#: (:func:`hidden_on_purpose`), never the grader's environment failing.
+HIDDEN_TREES: tuple[str, ...] = (
+    "solutions",
+    "course",
+    "autograder",
+    "tests",
+    "benchmarks",
+    "book",
+    "exercises",
+    ".git",
+)
+
+
+def hidden_on_purpose(module: str) -> bool:
+    """Is ``module`` (a dotted name) inside one of the :data:`HIDDEN_TREES`? Its import fails in
+    the sandbox by design: the student's problem, not the grader's."""
+    return module.split(".")[0] in HIDDEN_TREES
+
 
 @dataclass(frozen=True)
 class Course:
@@ -59,11 +81,9 @@ class Course:
         return sorted((self.solutions / self.check_assignment(name)).glob("*.ipynb"))
 
     def hidden_paths(self) -> list[str]:
-        """What a sandboxed student process must not see."""
-        return [
-            str(self.root / d)
-            for d in ("solutions", "course", "autograder", "tests", "benchmarks", "book", ".git")
-        ]
+        """What a sandboxed student process must not see: the :data:`HIDDEN_TREES` of this
+        checkout, as absolute paths."""
+        return [str(self.root / d) for d in HIDDEN_TREES]
 
     #: what a grading worker on another machine needs of the course (see :meth:`stage_for_workers`):
     #: glob pattern in the checkout -> folder of the staged copy (None: the same relative path)

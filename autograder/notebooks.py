@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 import nbformat
 
@@ -24,16 +25,87 @@ class Part:
     timeout_s: float
 
 
+#: what a kept code cell of a source notebook is: the student's answer (an nbgrader solution
+#: cell), a graded test cell, or the course's own setup code (every other code cell)
+CellKind = Literal["answer", "test", "setup"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One code cell of a source notebook, as the grader keeps it (``skip-grading`` demos and
+    markdown are dropped): its kind, its nbgrader ``grade_id`` ("" for setup code) and source."""
+
+    kind: CellKind
+    grade_id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    """The grading budgets of a source notebook (its ``autograder:`` front matter).
+
+    ``timeout_s``: seconds for one call into the student's code (a test cell's own
+    ``autograder.timeout_s`` overrides it for that part); ``cpu_s`` and ``memory_mb``: the
+    sandboxed process's CPU-time and memory limits; ``student_budget_s``: wall-clock seconds for
+    all of one student's parts together (None: 10 calls' worth, see :attr:`budget_s`).
+    """
+
+    timeout_s: float = 60.0
+    cpu_s: int = 120
+    memory_mb: int = 3072
+    student_budget_s: float | None = None
+
+    @property
+    def budget_s(self) -> float:
+        """Wall-clock seconds for all of one student's parts of the notebook together."""
+        if self.student_budget_s is not None:
+            return self.student_budget_s
+        return 10 * self.timeout_s
+
+    @classmethod
+    def from_metadata(cls, meta: Any, where: Path | str) -> NotebookSettings:
+        """Read the front matter's ``autograder`` mapping; CourseError on an unknown key or a
+        value that is not a number (``where`` names the notebook in the message)."""
+        if not isinstance(meta, dict):
+            raise CourseError(f"{where}: the `autograder:` front matter must be a mapping.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(meta) - known)
+        if unknown:
+            raise CourseError(
+                f"{where}: unknown grading setting(s) {', '.join(unknown)} in the `autograder:` "
+                f"front matter (known: {', '.join(sorted(known))})."
+            )
+        try:
+            return cls(
+                timeout_s=float(meta.get("timeout_s", cls.timeout_s)),
+                cpu_s=int(meta.get("cpu_s", cls.cpu_s)),
+                memory_mb=int(meta.get("memory_mb", cls.memory_mb)),
+                student_budget_s=(
+                    float(meta["student_budget_s"]) if "student_budget_s" in meta else None
+                ),
+            )
+        except (TypeError, ValueError):
+            raise CourseError(
+                f"{where}: the `autograder:` front matter's settings must be numbers ({meta})."
+            ) from None
+
+
 @dataclass
 class SourceNotebook:
+    """A trusted nbgrader source notebook (solutions/), as grading needs it."""
+
     name: str  # file name, e.g. "prologue.ipynb"
-    cells: list[tuple[str, str, str]]  # (kind, grade_id or "", source); kind: answer|test|setup
+    cells: list[Cell]
     parts: list[Part]
-    settings: dict = field(default_factory=dict)
+    settings: NotebookSettings = field(default_factory=NotebookSettings)
 
     @property
     def answer_ids(self) -> list[str]:
-        return [gid for kind, gid, _ in self.cells if kind == "answer"]
+        return [c.grade_id for c in self.cells if c.kind == "answer"]
+
+    def sources_of(self, *kinds: CellKind) -> list[str]:
+        """The source of every cell of these kinds, in notebook order."""
+        return [c.source for c in self.cells if c.kind in kinds]
 
     @property
     def max_score(self) -> float:
@@ -63,9 +135,9 @@ def load_source(path: Path) -> SourceNotebook:
         raise CourseError(
             f"{path} is not a readable notebook ({exc}); fix or regenerate it."
         ) from None
-    settings = dict(nb.metadata.get("autograder", {}))
-    default_timeout = float(settings.get("timeout_s", 60))
-    cells, parts = [], []
+    settings = NotebookSettings.from_metadata(nb.metadata.get("autograder", {}), path)
+    cells: list[Cell] = []
+    parts: list[Part] = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code":
@@ -74,7 +146,7 @@ def load_source(path: Path) -> SourceNotebook:
         if "skip-grading" in cell.metadata.get("tags", []):
             continue  # demos (real weights, plots) that the grader need not run
         if meta.get("solution"):
-            cells.append(("answer", gid, cell.source))
+            cells.append(Cell("answer", gid, cell.source))
         elif meta.get("grade"):
             names = check_calls(cell.source)
             if not names:
@@ -82,11 +154,13 @@ def load_source(path: Path) -> SourceNotebook:
                     f'test cell {gid!r} in {path} calls no check("...", ...): '
                     "every graded test cell must name its checks."
                 )
-            timeout = float(cell.metadata.get("autograder", {}).get("timeout_s", default_timeout))
+            timeout = float(
+                cell.metadata.get("autograder", {}).get("timeout_s", settings.timeout_s)
+            )
             parts.append(Part(gid, float(meta.get("points", 0)), names, timeout))
-            cells.append(("test", gid, cell.source))
+            cells.append(Cell("test", gid, cell.source))
         else:
-            cells.append(("setup", "", cell.source))
+            cells.append(Cell("setup", "", cell.source))
     if not parts:
         raise CourseError(f"{path} has no graded test cells; is it an nbgrader source notebook?")
     return SourceNotebook(path.name, cells, parts, settings)

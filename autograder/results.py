@@ -1,14 +1,19 @@
 """What grading produces, typed: a student's result, per notebook, per part, per check.
 
-The grader builds these; they are written once per student as JSON (``results/<id>.json``, which is
-what makes a rerun resume) and everything downstream (feedback, gradebook, ``grades.csv``, the CLI
-table) reads that JSON form, :meth:`StudentResult.to_json`.
+The worker builds these and hands them back as they are; the driver, the CSV, the gradebook, the
+feedback and the CLI read them as they are. JSON only at the file boundary: each class has
+``to_json`` (the form written to ``results/<id>.json``, which is what makes a rerun resume; scores
+included, for readers) and ``from_json`` (its inverse; scores are recomputed, never read back).
+Reading and writing the files themselves is :mod:`autograder.result_files`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+#: a JSON object as :func:`json.loads` returns it
+JsonObject = dict[str, Any]
 
 
 @dataclass
@@ -18,6 +23,14 @@ class CheckOutcome:
     name: str
     passed: bool
     message: str
+
+    def to_json(self) -> JsonObject:
+        """``{"name", "passed", "message"}``."""
+        return {"name": self.name, "passed": self.passed, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> CheckOutcome:
+        return cls(data["name"], data["passed"], data["message"])
 
 
 @dataclass
@@ -34,6 +47,21 @@ class PartResult:
             return 0.0
         return round(self.points * sum(c.passed for c in self.checks) / len(self.checks), 4)
 
+    def to_json(self) -> JsonObject:
+        """``{"grade_id", "points", "score", "checks": [CheckOutcome...]}``."""
+        return {
+            "grade_id": self.grade_id,
+            "points": self.points,
+            "score": self.score,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> PartResult:
+        return cls(
+            data["grade_id"], data["points"], [CheckOutcome.from_json(c) for c in data["checks"]]
+        )
+
 
 @dataclass
 class NotebookResult:
@@ -49,6 +77,27 @@ class NotebookResult:
     @property
     def score(self) -> float:
         return round(sum(p.score for p in self.parts), 4)
+
+    def to_json(self) -> JsonObject:
+        """``{"notebook", "score", "max_score", "notes", "sandbox_missing", "parts": [...]}``."""
+        return {
+            "notebook": self.notebook,
+            "score": self.score,
+            "max_score": self.max_score,
+            "notes": list(self.notes),
+            "sandbox_missing": list(self.sandbox_missing),
+            "parts": [p.to_json() for p in self.parts],
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> NotebookResult:
+        return cls(
+            notebook=data["notebook"],
+            max_score=data["max_score"],
+            notes=list(data.get("notes", [])),
+            sandbox_missing=list(data.get("sandbox_missing", [])),
+            parts=[PartResult.from_json(p) for p in data["parts"]],
+        )
 
 
 @dataclass
@@ -70,56 +119,26 @@ class StudentResult:
     def score(self) -> float:
         return round(sum(nb.score for nb in self.notebooks), 4)
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form written to ``results/<id>.json`` (scores included, for readers)."""
+    def to_json(self) -> JsonObject:
+        """``{"student_id", "assignment", "key", "score", "max_score", "notebooks": [...],
+        "notes"}``: the form written to ``results/<id>.json``."""
         return {
             "student_id": self.student_id,
             "assignment": self.assignment,
             "key": self.key,
             "score": self.score,
             "max_score": self.max_score,
-            "notebooks": [
-                {
-                    "notebook": nb.notebook,
-                    "score": nb.score,
-                    "max_score": nb.max_score,
-                    "notes": list(nb.notes),
-                    "sandbox_missing": list(nb.sandbox_missing),
-                    "parts": [
-                        {
-                            "grade_id": p.grade_id,
-                            "points": p.points,
-                            "score": p.score,
-                            "checks": [asdict(c) for c in p.checks],
-                        }
-                        for p in nb.parts
-                    ],
-                }
-                for nb in self.notebooks
-            ],
+            "notebooks": [nb.to_json() for nb in self.notebooks],
             "notes": list(self.notes),
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StudentResult:
+    def from_json(cls, data: JsonObject) -> StudentResult:
+        """The inverse of :meth:`to_json`; raises KeyError or TypeError on another shape."""
         return cls(
             student_id=data["student_id"],
             assignment=data["assignment"],
             key=data.get("key"),
-            notebooks=[
-                NotebookResult(
-                    notebook=nb["notebook"],
-                    max_score=nb["max_score"],
-                    notes=list(nb.get("notes", [])),
-                    sandbox_missing=list(nb.get("sandbox_missing", [])),
-                    parts=[
-                        PartResult(
-                            p["grade_id"], p["points"], [CheckOutcome(**c) for c in p["checks"]]
-                        )
-                        for p in nb["parts"]
-                    ],
-                )
-                for nb in data["notebooks"]
-            ],
+            notebooks=[NotebookResult.from_json(nb) for nb in data["notebooks"]],
             notes=list(data.get("notes", [])),
         )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -19,15 +17,13 @@ from autograder.grading import (
     NO_ISOLATION_NOTE,
     GradeSettings,
     grade_submission,
-    load_result,
     probe_sandbox,
     submission_key,
-    write_atomic,
-    write_csv,
 )
 from autograder.layout import Course
 from autograder.notebooks import SourceNotebook, load_source
 from autograder.pool import LocalPool, Lost, Pool
+from autograder.result_files import load_result, save_result, write_csv
 from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Zygote, use_uid_window
 from autograder.submissions import Submission, discover
@@ -102,16 +98,18 @@ def grade_class(
     out: Path,
     workers: int,
     db_url: str | None,
-    on_result: Callable[[dict, bool], None] = lambda r, c: None,
+    on_result: Callable[[StudentResult, bool], None] = lambda r, c: None,
     on_total: Callable[[int], None] = lambda n: None,
     make_pool: Callable[[], Pool] | None = None,
     secret: str = "",
     isolated: bool = True,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[StudentResult], int]:
     """Grade every submission not graded already (resumable), in ``workers`` sandboxed workers
-    (``make_pool``: elsewhere, e.g. :func:`ray_pool`). Workers return results as data; this
+    (``make_pool``: elsewhere, e.g. :func:`ray_pool`). Workers return typed results; this
     driver alone writes them: ``results/<id>.json`` as each arrives (what a rerun skips), the
-    feedback, the gradebook and ``grades.csv``.
+    feedback, the gradebook and ``grades.csv``. Returns every student's result (those kept from
+    an earlier run included; ``on_result(result, cached)`` sees each as it comes) and the number
+    of submissions.
 
     ``secret`` is the class secret (hidden inputs, resume keys): it reaches the workers inside
     the grading settings. ``isolated`` False grades even where the sandbox cannot hide the disk
@@ -126,7 +124,7 @@ def grade_class(
     settings = GradeSettings(hidden=hidden, secret=secret, isolated=isolated)
     torch.set_num_threads(1)
 
-    results: list[dict[str, Any]] = []
+    results: list[StudentResult] = []
     todo: list[Submission] = []
     for sub in subs:
         cached = load_result(out, sub.file_id, submission_key(assignment, sources, sub, secret))
@@ -136,7 +134,7 @@ def grade_class(
         else:
             todo.append(sub)
 
-    def work(sub: Submission, worker: Worker) -> tuple[str, dict[str, Any]]:
+    def work(sub: Submission, worker: Worker) -> tuple[str, StudentResult]:
         mine = replace(settings, hidden=settings.hidden + worker.hidden)
         try:
             graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
@@ -144,7 +142,7 @@ def grade_class(
             graded = failed_result(assignment, sources, sub, exc)
         if not settings.isolated:
             graded.notes.append(NO_ISOLATION_NOTE)
-        return sub.file_id, graded.to_json()
+        return sub.file_id, graded
 
     if not todo:
         pool = None
@@ -161,11 +159,11 @@ def grade_class(
         for item in pool.imap_unordered(work, todo) if pool else ():
             if isinstance(item, Lost):
                 file_id = item.task.file_id
-                result = not_graded(assignment, sources, item.task, item.reason).to_json()
+                result = not_graded(assignment, sources, item.task, item.reason)
             else:
                 file_id, result = item
             feedback.write(out, result)
-            write_atomic(out / "results" / f"{file_id}.json", json.dumps(result, indent=1))
+            save_result(out, file_id, result)
             results.append(result)
             gradebook.record(db_url, [result])
             on_result(result, False)
@@ -206,7 +204,26 @@ def not_graded(
     return StudentResult(sub.student_id, assignment, None, notebooks, [*sub.notes, reason])
 
 
-def validate_assignment(course: Course, assignment: str, secret: str = "") -> list[dict[str, Any]]:
+@dataclass
+class NotebookValidation:
+    """How one source notebook validated: the solution's and the unanswered release's scores out
+    of ``max``, and each check that went the wrong way (one sentence each)."""
+
+    notebook: str
+    solution: float
+    stub: float
+    max: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """The solution scores full marks and the stub zero."""
+        return self.solution == self.max and self.stub == 0
+
+
+def validate_assignment(
+    course: Course, assignment: str, secret: str = ""
+) -> list[NotebookValidation]:
     """Grade each source notebook (must score full marks) and its release (must score zero),
     with the class ``secret``'s inputs. The course's own notebooks are trusted: the sandbox need
     not isolate them."""
@@ -239,13 +256,13 @@ def validate_assignment(course: Course, assignment: str, secret: str = "") -> li
                                     f"{'passed' if c.passed else 'failed'}: {c.message}"
                                 )
             rows.append(
-                {
-                    "notebook": source.name,
-                    "solution": scores["solution"],
-                    "stub": scores["stub"],
-                    "max": source.max_score,
-                    "problems": problems,
-                }
+                NotebookValidation(
+                    notebook=source.name,
+                    solution=scores["solution"],
+                    stub=scores["stub"],
+                    max=source.max_score,
+                    problems=problems,
+                )
             )
     finally:
         zygote.close()

@@ -111,23 +111,20 @@ def solution_namespace(path: Path) -> dict[str, Any]:
     os.environ.setdefault("TRITON_INTERPRET", "1")
     sys.path.insert(0, str(path.parent))
     try:
-        for i, (kind, _, source) in enumerate(load_source(path).cells):
-            if kind in ("setup", "answer"):
+        for i, cell in enumerate(load_source(path).cells):
+            if cell.kind in ("setup", "answer"):
                 filename = f"<{path.name} cell {i}>"  # Triton's jit reads kernel sources
-                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-                exec(compile(source, filename, "exec"), ns)
+                lines = cell.source.splitlines(True)
+                linecache.cache[filename] = (len(cell.source), None, lines, filename)
+                exec(compile(cell.source, filename, "exec"), ns)
     finally:
         sys.path.remove(str(path.parent))
     return ns
 
 
 def used_checks(path: Path) -> list[str]:
-    return [
-        name
-        for kind, _, source in load_source(path).cells
-        if kind == "test"
-        for name in check_calls(source)
-    ]
+    """Every check the source notebook's test cells call, in order (repeats kept)."""
+    return [name for source in load_source(path).sources_of("test") for name in check_calls(source)]
 
 
 def sweep(course: Course, assignment: str, n: int = 50) -> list[SweepFailure]:

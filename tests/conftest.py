@@ -9,9 +9,13 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+
+if TYPE_CHECKING:
+    from autograder.results import StudentResult
 
 ROOT = Path(__file__).resolve().parents[1]
 PROLOGUE = "00-prologue"
@@ -214,7 +218,7 @@ class Mistake:
 
 def grade_mistakes(
     tmp_path: Path, assignment: str, notebook: str, full_score: float, mistakes: list[Mistake]
-) -> dict[str, dict]:
+) -> dict[str, StudentResult]:
     """Grade, through the hardened grader, the full solution, the unanswered release and one
     student per mistake; check full marks, zero, and each mistake's contract. Returns the results
     by student id, for a test's own further checks."""
@@ -234,15 +238,15 @@ def grade_mistakes(
             cell = cell.replace(old, new)
         write_submission(subs, m.student, {**sol, m.cell: cell}, **kw)
     results, _ = grade_class(Course(ROOT), assignment, subs, tmp_path / "out", 2, None)
-    by = {r["student_id"]: r for r in results}
-    assert by["full"]["score"] == full_score, by["full"]
-    assert by["stub"]["score"] == 0, by["stub"]
+    by = {r.student_id: r for r in results}
+    assert by["full"].score == full_score, by["full"]
+    assert by["stub"].score == 0, by["stub"]
     for m in mistakes:
-        parts = {p["grade_id"]: p for p in by[m.student]["notebooks"][0]["parts"]}
-        lost = [gid for gid, p in parts.items() if p["score"] < p["points"]]
+        parts = {p.grade_id: p for p in by[m.student].notebooks[0].parts}
+        lost = [gid for gid, p in parts.items() if p.score < p.points]
         assert lost == [m.part], (m.student, lost)
-        assert m.partial or parts[m.part]["score"] == 0, (m.student, parts[m.part])
-        messages = " ".join(c["message"] for c in parts[m.part]["checks"])
+        assert m.partial or parts[m.part].score == 0, (m.student, parts[m.part])
+        messages = " ".join(c.message for c in parts[m.part].checks)
         assert m.named in messages, (m.student, messages)
     return by
 

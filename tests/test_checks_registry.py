@@ -38,10 +38,9 @@ def _used_checks() -> dict[str, tuple[str, str]]:
     """check name -> (assignment, notebook) for every check() call in every source test cell."""
     used = {}
     for assignment, path in SOURCES:
-        for kind, _, source in load_source(path).cells:
-            if kind == "test":
-                for name in check_calls(source):
-                    used[name] = (assignment, path.name)
+        for source in load_source(path).sources_of("test"):
+            for name in check_calls(source):
+                used[name] = (assignment, path.name)
     return used
 
 

@@ -158,7 +158,7 @@ def test_two_way_block_with_sdpa_attention_passes():
 def test_cases_and_answers_cross_the_sandbox(name):
     """Every case and the reference's answer fit the sandbox's JSON protocol."""
     from autograder.checks.spec import call_target
-    from autograder.sandbox.child import encode_case, encode_outcome
+    from autograder.sandbox.wire import encode_case, encode_outcome
 
     check = get_check(name)
     gen = torch.Generator().manual_seed(seed_for(name))

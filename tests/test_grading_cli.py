@@ -163,9 +163,9 @@ def test_a_grader_failure_costs_one_student_and_is_retried(tmp_path, monkeypatch
     monkeypatch.setattr(service, "grade_submission", flaky)
     out = tmp_path / "out"
     results, _ = service.grade_class(Course(ROOT), PROLOGUE, subs, out, 2, None)
-    by = {r["student_id"]: r for r in results}
-    assert by["ann"]["score"] == 6 and by["bob"]["score"] == 0
-    assert "rerun the command" in by["bob"]["notes"][-1]
+    by = {r.student_id: r for r in results}
+    assert by["ann"].score == 6 and by["bob"].score == 0
+    assert "rerun the command" in by["bob"].notes[-1]
     monkeypatch.setattr(service, "grade_submission", real)
     results, _ = service.grade_class(Course(ROOT), PROLOGUE, subs, out, 2, None)
-    assert {r["student_id"]: r["score"] for r in results} == {"ann": 6, "bob": 6}
+    assert {r.student_id: r.score for r in results} == {"ann": 6, "bob": 6}

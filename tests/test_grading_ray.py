@@ -70,7 +70,7 @@ def test_redteam_class_on_two_nodes_with_one_killed_mid_class(cluster, redteam_c
         killed.set()
 
     def kill_node_soon(result, cached):
-        done.append(result["student_id"])
+        done.append(result.student_id)
         if len(done) == 8:  # a second later both actors are busy: one dies with its node
             threading.Timer(1.0, kill_node).start()
         if killed.is_set() and len(cluster.list_all_nodes()) < 2:

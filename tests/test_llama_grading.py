@@ -36,19 +36,19 @@ def test_llama_class(tmp_path):
     assert eps_outside != SOL["rmsnorm"]
     write_submission(subs, "eps_outside", {**SOL, "rmsnorm": eps_outside}, **kw)
     results, _ = grade_class(Course(ROOT), LLAMA, subs, out, workers=2, db_url=None)
-    by = {r["student_id"]: r for r in results}
+    by = {r.student_id: r for r in results}
 
     def part(sid, gid):
-        return next(p for p in by[sid]["notebooks"][0]["parts"] if p["grade_id"] == gid)
+        return next(p for p in by[sid].notebooks[0].parts if p.grade_id == gid)
 
-    assert by["full"]["score"] == 20, by["full"]
-    assert part("no_triton", "test_triton")["score"] == 0
-    assert "@triton.jit" in part("no_triton", "test_triton")["checks"][0]["message"]
-    assert by["no_triton"]["score"] == 18
-    assert part("eps_outside", "test_rmsnorm")["score"] == 0
-    assert by["eps_outside"]["score"] == 18, by["eps_outside"]
+    assert by["full"].score == 20, by["full"]
+    assert part("no_triton", "test_triton").score == 0
+    assert "@triton.jit" in part("no_triton", "test_triton").checks[0].message
+    assert by["no_triton"].score == 18
+    assert part("eps_outside", "test_rmsnorm").score == 0
+    assert by["eps_outside"].score == 18, by["eps_outside"]
     model = part("eps_outside", "test_model")
-    assert "llama.rmsnorm" in model["checks"][0]["message"], model
+    assert "llama.rmsnorm" in model.checks[0].message, model
     attention = part("leaky_mask", "test_attention")
-    assert attention["score"] < 3
-    assert any("one future token" in c["message"] for c in attention["checks"]), attention
+    assert attention.score < 3
+    assert any("one future token" in c.message for c in attention.checks), attention

@@ -236,7 +236,7 @@ def test_correct_variant_passes(name, fn):
 @pytest.mark.parametrize("name", FAST)
 def test_cases_and_answers_cross_the_sandbox(name):
     from autograder.checks.spec import call_target
-    from autograder.sandbox.child import encode_case, encode_outcome
+    from autograder.sandbox.wire import encode_case, encode_outcome
 
     check = get_check(name)
     gen = torch.Generator().manual_seed(seed_for(name))

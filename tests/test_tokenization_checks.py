@@ -144,7 +144,7 @@ def test_cases_and_answers_cross_the_sandbox(name, secret):
     import torch
 
     from autograder.checks.spec import call_target
-    from autograder.sandbox.child import encode_case, encode_outcome
+    from autograder.sandbox.wire import encode_case, encode_outcome
 
     check = get_check(name)
     gen = torch.Generator().manual_seed(seed_for(name, "", secret))

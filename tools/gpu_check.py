@@ -420,7 +420,8 @@ def stub_namespace(path: Path) -> dict:
     ns: dict[str, Any] = {"__name__": "__main__"}
     sys.path.insert(0, str(path.parent))
     try:
-        for i, (kind, _, source) in enumerate(load_source(path).cells):
+        for i, cell in enumerate(load_source(path).cells):
+            kind, source = cell.kind, cell.source
             if kind in ("setup", "answer"):
                 filename = f"<stub {path.name} cell {i}>"  # Triton's jit reads kernel sources
                 linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -1,7 +1,9 @@
 """The sandboxed side: runs the student's answer cells, then answers calls with data only.
 
 Everything here runs *after* :func:`autograder.sandbox.limits.enter`, in a process the parent
-treats as hostile. It can lie; the parent checks every reply's size, shape and values.
+treats as hostile. It can lie; the parent checks every reply's size, shape and values. What the
+messages hold (cases, outcomes) is :mod:`autograder.sandbox.wire`; how they are framed,
+:mod:`autograder.sandbox.protocol`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from typing import Any
 import torch
 
 from autograder.checks.inject import InjectionError
-from autograder.checks.spec import Case, Outcome, Step, StudentError, call_target
+from autograder.checks.spec import call_target
 from autograder.sandbox import limits as limits_mod
 from autograder.sandbox import protocol
-from coursekit.values import EncodeError, decode, encode
-
-MAX_REQUEST = 2**31
-MAX_REPLY = 256 * 2**20  # the parent refuses larger replies anyway (client.Session.max_reply)
+from autograder.sandbox.wire import MAX_REQUEST, encode_outcome, read_run_request
+from coursekit.calls import StudentError
+from coursekit.values import EncodeError
 
 
 def _refusals(
@@ -56,73 +57,6 @@ def _short_tb(exc: BaseException, limit: int = 1500) -> str:
     student = [f for f in tb if f.filename.startswith("<answer")]
     where = f" (in {student[-1].filename[1:-1]}, line {student[-1].lineno})" if student else ""
     return ("".join(lines).strip() + where)[:limit]
-
-
-def decode_case(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[Case, Any, Any]:
-    steps = [
-        Step(tuple(decode(s["args"], tensors)), decode(s["kwargs"], tensors), s.get("method"))
-        for s in header["steps"]
-    ]
-    case = Case(
-        label=str(header["label"]),
-        steps=steps,
-        init=decode(header["init"], tensors),
-        grad_wrt=tuple(int(i) for i in header["grad_wrt"]),
-        param_grads=bool(header["param_grads"]),
-        device=str(header["device"]),
-        dtype=str(header["dtype"]) if header.get("dtype") else None,
-    )
-    state = (
-        {k[2:]: v for k, v in tensors.items() if k.startswith("s:")}
-        if header["has_state"]
-        else None
-    )
-    cot = tensors.get("cotangent")
-    return case, state, cot
-
-
-def encode_case(case: Case, state, cotangent) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    tensors: dict[str, torch.Tensor] = {}
-    header = {
-        "label": case.label,
-        "steps": [
-            {
-                "args": encode(list(s.args), tensors),
-                "kwargs": encode(s.kwargs, tensors),
-                "method": s.method,
-            }
-            for s in case.steps
-        ],
-        "init": encode(case.init, tensors),
-        "grad_wrt": list(case.grad_wrt),
-        "param_grads": case.param_grads,
-        "device": case.device,
-        "dtype": case.dtype,
-        "has_state": state is not None,
-    }
-    for k, v in (state or {}).items():
-        tensors["s:" + k] = v
-    if cotangent is not None:
-        tensors["cotangent"] = cotangent
-    return header, tensors
-
-
-def encode_outcome(out: Outcome) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    tensors: dict[str, torch.Tensor] = {}
-    header = {
-        "outputs": encode(out.outputs, tensors),
-        "input_grads": encode(out.input_grads, tensors),
-        "param_grads": encode(out.param_grads, tensors),
-        "param_shapes": out.param_shapes,
-        "sleeper_calls": out.sleeper_calls,
-        "triton_launches": out.triton_launches,
-    }
-    size = sum(t.numel() * t.element_size() for t in tensors.values())
-    if size > MAX_REPLY:
-        raise EncodeError(
-            f"the result is {size / 2**20:.0f} MB, over the {MAX_REPLY // 2**20} MB limit"
-        )
-    return header, tensors
 
 
 class _SocketChannel:
@@ -196,15 +130,17 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
             answer({"ok": True, "errors": errors})
         elif op == "run":
             try:
-                obj = namespace.get(header["target"])
+                target = str(header["target"])
+                obj = namespace.get(target)
                 if obj is None:
-                    raise StudentError(f"`{header['target']}` is not defined by your answer cells")
-                case, state, cot = decode_case(header["case"], tensors)
-                patterns = [str(p) for p in header.get("inject") or []]
-                injection = (patterns, _SocketChannel(sock, me)) if patterns else None
-                refuse, saved = _refusals(namespace, header.get("refuse") or {}, header["target"])
+                    raise StudentError(f"`{target}` is not defined by your answer cells")
+                req = read_run_request(header, tensors)
+                injection = (req.inject, _SocketChannel(sock, me)) if req.inject else None
+                refuse, saved = _refusals(namespace, req.refuse, target)
                 try:
-                    out = call_target(obj, case, state, cot, injection=injection, refuse=refuse)
+                    out = call_target(
+                        obj, req.case, req.state, req.cotangent, injection=injection, refuse=refuse
+                    )
                 finally:
                     namespace.update(saved)
                 reply, blobs = encode_outcome(out)

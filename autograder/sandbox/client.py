@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from autograder.checks.spec import Case, Outcome, StudentError
 from autograder.sandbox import protocol
-from autograder.sandbox.child import MAX_REPLY, encode_case
 from autograder.sandbox.limits import USERNS_ENV, Limits, pids_of
-from coursekit.values import EncodeError, decode
+from autograder.sandbox.wire import MAX_REPLY, State, decode_outcome, run_request
+from coursekit.calls import Case, Outcome, StudentError
 
 _uids = itertools.count(
     int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100
@@ -259,14 +258,16 @@ class Session:
             return str(errors[0].get("error", "error"))[:2000]
         return None
 
-    def run(self, target: str, case: Case, state, cotangent, server=None) -> Outcome:
+    def run(self, target: str, case: Case, state: State, cotangent, server=None) -> Outcome:
         started = time.monotonic()  # the grader's own clock: the sandbox could lie about its own
-        head, tensors = encode_case(case, state, cotangent)
-        request = {"op": "run", "target": target, "case": head}
-        if server is not None:
-            request["inject"] = server.patterns
-        if self.refuse:
-            request["refuse"] = dict(self.refuse)
+        request, tensors = run_request(
+            target,
+            case,
+            state,
+            cotangent,
+            inject=server.patterns if server is not None else None,
+            refuse=self.refuse,
+        )
         reply, blobs = self._call(request, tensors)
         while "callback" in reply:  # the student's composite calls a reference sub-block
             if server is None:
@@ -279,25 +280,8 @@ class Session:
             reply, blobs = self._call(answer, answer_blobs)
         if not reply.get("ok"):
             raise StudentError(str(reply.get("error", "failed"))[:2000])
-        try:
-            out = Outcome(
-                outputs=decode(reply["outputs"], blobs),
-                input_grads=decode(reply["input_grads"], blobs),
-                param_grads=decode(reply["param_grads"], blobs),
-                param_shapes={
-                    str(k): [int(x) for x in v] for k, v in dict(reply["param_shapes"]).items()
-                },
-                sleeper_calls=[int(c) for c in reply["sleeper_calls"]],
-                triton_launches=int(reply.get("triton_launches", 0)),
-                wall_s=time.monotonic() - started,
-            )
-        except (EncodeError, KeyError, TypeError, ValueError):
-            out = None
-        if (
-            out is None
-            or not isinstance(out.outputs, list)
-            or not isinstance(out.param_grads, dict)
-        ):
+        out = decode_outcome(reply, blobs, wall_s=time.monotonic() - started)
+        if out is None:
             self.kill()  # the conversation can no longer be trusted to be in step
             raise StudentError("the sandboxed process sent back malformed data")
         return out

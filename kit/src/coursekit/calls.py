@@ -55,7 +55,7 @@ class Outcome:
     param_grads: dict[str, Any] = field(default_factory=dict)
     param_shapes: dict[str, list[int]] = field(default_factory=dict)
     sleeper_calls: list[int] = field(default_factory=list)
-    triton_launches: int = 0  # Triton kernels launched by the calls (see checks.kernels)
+    triton_launches: int = 0  # Triton kernels launched by the calls (see coursekit.kernels)
     #: the reference in float64 on the same inputs (trusted side only), for tolerances
     truth: Outcome | None = None
     #: wall-clock seconds the whole case took, measured by whoever is trusted (the grader times
