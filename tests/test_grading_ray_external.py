@@ -36,7 +36,9 @@ def _grade(subs: Path, out: Path, address: str, secret: str, auth: dict[str, str
     cmd += ["--submissions", str(subs), "--out", str(out), "--ray-address", address]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
     env.update(auth, AUTOGRADER_SECRET=secret)
-    return subprocess.run(cmd, cwd=COURSE.root, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        cmd, cwd=COURSE.root, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 #: a student whose softmax answers every hidden case with a digest of its input: the grader's
@@ -131,7 +133,9 @@ def test_a_cluster_started_elsewhere_draws_the_drivers_secret_inputs(tmp_path):
         wrong = {"RAY_AUTH_MODE": "disabled"}
         refused = _grade(subs, tmp_path / "refused", address, "class-secret", wrong)
         assert refused.returncode != 0, refused.stderr
-        assert refused.stderr.count("\n") == 1 and "refused this command's Ray token" in refused.stderr, refused.stderr[-3000:]
+        assert (
+            refused.stderr.count("\n") == 1 and "refused this command's Ray token" in refused.stderr
+        ), refused.stderr[-3000:]
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
