@@ -129,10 +129,29 @@ def test_kv_bytes_llama2_70b_100k_tokens():
     )
 
 
-def test_course_llama_kv_formula_agrees_with_the_single_definition():
+def test_kv_formula_is_what_the_reference_cache_allocates():
+    """The page's claim (03-llama/kv-cache.md): the formula is exactly what a cache holds. The
+    reference model's ``KVCache`` after a prefill of B = 3, T = 100 (fp32), and after one more
+    decoded token, weighs what ``kv_cache_bytes`` says; ``head_dim`` is set apart from
+    ``hidden_size / heads`` so that a formula using the hidden size would fail."""
     from course import llama
 
-    assert llama.kv_cache_bytes(3, 100, 2, 32, 4, 4) == kv_cache_bytes(3, 100, 2, 32, 4, 4)
+    cfg = llama.LlamaConfig(
+        vocab_size=64, hidden_size=48, intermediate_size=64, num_hidden_layers=3,
+        num_attention_heads=4, head_dim=16, num_key_value_heads=2,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = llama.LlamaForCausalLM(cfg).eval()
+    cache = model.new_cache()
+
+    def held() -> int:
+        return sum(t.numel() * t.element_size() for t in cache.k + cache.v)
+
+    with torch.no_grad():
+        model(torch.randint(0, 64, (3, 100)), cache)
+        assert held() == kv_cache_bytes(3, 100, 2, 16, 4, 3) == 2 * 3 * 100 * 2 * 16 * 4 * 3
+        model(torch.randint(0, 64, (3, 1)), cache)
+        assert held() == kv_cache_bytes(3, 101, 2, 16, 4, 3)
 
 
 def test_old_public_names_still_work():
