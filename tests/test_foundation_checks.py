@@ -4,19 +4,15 @@ written differently pass, cases cross the sandbox, one mistake costs one deducti
 
 from __future__ import annotations
 
-import socket
-import threading
-from typing import Any
-
 import numpy as np
 import pytest
 import torch
-from conftest import outcome
+from conftest import assert_crosses_the_sandbox, outcome
 from torch import nn
 from torch.nn import functional as F
 
 from autograder.chapters.foundation import embed_prompts as prompt_checks
-from autograder.checks.spec import REGISTRY, get_check, seed_for
+from autograder.checks.spec import REGISTRY
 from course import foundation as ref
 
 REFERENCE = {
@@ -154,74 +150,9 @@ def test_two_way_block_with_sdpa_attention_passes():
     assert result.passed, result.message
 
 
-def _cross(header: dict[str, Any], tensors: dict[str, torch.Tensor]):
-    """Send one message through a socket pair with the sandbox's own framing (JSON header plus
-    safetensors blob) and return what the other end reads."""
-    from autograder.sandbox import protocol
-
-    failed: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            protocol.send(a, header, tensors)
-        except BaseException as exc:  # the reader then sees the socket close
-            failed.append(exc)
-            a.close()
-
-    a, b = socket.socketpair()
-    with a, b:
-        b.settimeout(60)
-        sender = threading.Thread(target=send)
-        sender.start()
-        try:
-            got = protocol.recv(b, 2**31)
-        finally:
-            sender.join()
-        if failed:
-            raise failed[0]
-    return got
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal to the bit, tensors by dtype, shape and values; a tuple may come back as a list."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_cases_and_answers_cross_the_sandbox(name):
-    """Every case, sent to the sandbox and decoded there, is the case that was sent (so the
-    student answers the case the reference answered), and the reference's answer comes back
-    unchanged."""
-    from autograder.checks.spec import call_target
-    from autograder.sandbox.wire import decode_case, encode_case, encode_outcome
-    from coursekit.values import decode
-
-    check = get_check(name)
-    gen = torch.Generator().manual_seed(seed_for(name))
-    cases = list(check.cases(gen, "cpu"))
-    assert cases
-    for case in cases:
-        there, _, _ = decode_case(*_cross(*encode_case(case, None, None)))
-        assert (there.label, there.grad_wrt, there.param_grads, there.device, there.dtype) == (
-            case.label, case.grad_wrt, case.param_grads, case.device, case.dtype,
-        ), case.label  # fmt: skip
-        assert _same(there.init, case.init), case.label
-        assert len(there.steps) == len(case.steps), case.label
-        for sent, got in zip(case.steps, there.steps):
-            assert got.method == sent.method, case.label
-            assert _same(got.args, sent.args) and _same(got.kwargs, sent.kwargs), case.label
-        if case.init is None:
-            out = call_target(check.reference, case, None, None)
-            header, blobs = _cross(*encode_outcome(out))
-            assert _same(decode(header["outputs"], blobs), out.outputs), case.label
-            assert _same(decode(header["input_grads"], blobs), out.input_grads), case.label
-            assert _same(decode(header["param_grads"], blobs), out.param_grads), case.label
+    assert_crosses_the_sandbox(name)
 
 
 def test_one_mistake_one_deduction_in_the_two_way_block():
