@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course import llama_specs
-from course.llama_specs import BY_NAME, SPECS, ffn_hidden_size, kv_cache_bytes
+from course.llama import catalogue as llama_specs
+from course.llama.catalogue import BY_NAME, SPECS, ffn_hidden_size, kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -209,7 +209,7 @@ def test_positions_page_t5_bias_unscaled_and_cache_compatible():
 
 def test_llama_cpp_permutation_is_undone_and_preserves_scores():
     from course.llama import apply_rope, rope_cos_sin
-    from course.smollm2 import _unpermute
+    from course.llama.weights import _unpermute
 
     namespace: dict = {"torch": torch, "apply_rope": apply_rope, "rope_cos_sin": rope_cos_sin}
     exec(page_cell("03-llama/positions.md", "def rope_complex"), namespace)

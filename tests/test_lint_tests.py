@@ -40,7 +40,7 @@ def test_each_vacuous_assert_is_reported(line, rule):
         import math
         import numpy
         import numpy as np
-        import autograder.checks.foundation as C
+        import autograder.chapters.foundation as C
 
         def test_it(x, f):
             {line}
