@@ -108,7 +108,7 @@ _REEXPORTS: dict[str, dict[str, str]] = {}
 
 def _canonical(dotted: str, depth: int = 0) -> str:
     """Follow ``from X import name`` re-exports inside the repository: ``course.llama.f`` ->
-    ``course.llama_specs.f`` when course/llama.py imports ``f`` from course.llama_specs."""
+    ``course.llama.blocks.f`` when course/llama/__init__.py imports ``f`` from course.llama.blocks."""
     if depth > 10 or "." not in dotted:
         return dotted
     module, name = dotted.rsplit(".", 1)
