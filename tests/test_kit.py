@@ -412,7 +412,7 @@ def _course_copy(tmp_path: Path) -> Course:
         "solutions",
     ):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for part in ("autograder/__init__.py", *kit.DATA_FILES):
+    for part in ("autograder/*.py", *kit.DATA_FILES):
         for path in ROOT.glob(part):
             (tmp_path / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, tmp_path / path.relative_to(ROOT))

@@ -89,11 +89,12 @@ def test_a_name_imported_and_also_assigned_may_be_none():
 
 
 def test_a_re_export_is_the_same_function():
-    """course.llama re-exports course.llama_specs.kv_cache_bytes (followed in its source): the
-    comparison that once stood in test_book_facts compared the formula with itself."""
+    """course.llama re-exports course.llama.blocks.kv_cache_bytes (a star import), and so does
+    course.llama.catalogue (by name), both followed in their source: the comparison that once
+    stood in test_book_facts compared the formula with itself."""
     source = """
         from course import llama
-        from course.llama_specs import kv_cache_bytes
+        from course.llama.catalogue import kv_cache_bytes
 
         def test_it():
             assert llama.kv_cache_bytes(3, 100, 2, 32, 4, 4) == kv_cache_bytes(3, 100, 2, 32, 4, 4)

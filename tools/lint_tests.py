@@ -104,28 +104,63 @@ def _imports(tree: ast.AST, package: str = "") -> dict[str, str]:
 
 
 _REEXPORTS: dict[str, dict[str, str]] = {}
+#: module -> the modules it star-imports at the top level (``from X import *``)
+_STARS: dict[str, list[str]] = {}
+#: module -> the names its top level defines itself (def, class, assignment)
+_DEFINED: dict[str, set[str]] = {}
+
+
+def _load(module: str) -> None:
+    if module in _REEXPORTS:
+        return
+    path = _module_file(module)
+    try:
+        tree = ast.parse(path.read_text()) if path else None
+    except (OSError, SyntaxError):
+        tree = None
+    package = module if path and path.name == "__init__.py" else module.rpartition(".")[0]
+    body = tree.body if tree else []
+    _REEXPORTS[module] = {
+        k: v
+        for stmt in body
+        if isinstance(stmt, ast.ImportFrom)
+        for k, v in _imports(stmt, package).items()
+    }
+    stars = []
+    for stmt in body:
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = stmt.module or ""
+            if stmt.level:
+                up = package.split(".")[: len(package.split(".")) - stmt.level + 1]
+                base = ".".join([*up, base] if base else up)
+            stars.append(base)
+    _STARS[module] = stars
+    defined: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            defined.update(t.id for t in targets if isinstance(t, ast.Name))
+    _DEFINED[module] = defined
 
 
 def _canonical(dotted: str, depth: int = 0) -> str:
-    """Follow ``from X import name`` re-exports inside the repository: ``course.llama.f`` ->
-    ``course.llama.blocks.f`` when course/llama/__init__.py imports ``f`` from course.llama.blocks."""
+    """Follow re-exports inside the repository, ``from X import name`` and ``from X import *``:
+    ``course.llama.f`` -> ``course.llama.blocks.f`` when course/llama/__init__.py star-imports
+    course.llama.blocks, which defines ``f``."""
     if depth > 10 or "." not in dotted:
         return dotted
     module, name = dotted.rsplit(".", 1)
-    if module not in _REEXPORTS:
-        path = _module_file(module)
-        try:
-            tree = ast.parse(path.read_text()) if path else None
-        except (OSError, SyntaxError):
-            tree = None
-        package = module if path and path.name == "__init__.py" else module.rpartition(".")[0]
-        _REEXPORTS[module] = {
-            k: v
-            for stmt in (tree.body if tree else [])
-            if isinstance(stmt, ast.ImportFrom)
-            for k, v in _imports(stmt, package).items()
-        }
+    _load(module)
     target = _REEXPORTS[module].get(name)
+    if target is None and name not in _DEFINED[module]:
+        for base in _STARS[module]:
+            candidate = f"{base}.{name}"
+            _load(base)
+            if name in _DEFINED[base] or _canonical(candidate, depth + 1) != candidate:
+                target = candidate
+                break
     return _canonical(target, depth + 1) if target else dotted
 
 
