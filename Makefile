@@ -50,6 +50,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) tools/lint_book.py
+	$(PY) tools/lint_tests.py
 
 system-deps:
 	bash tools/system_deps.sh

@@ -3,13 +3,17 @@
 The kit (``kit/``, package ``coursekit``) holds no reference code: its visible checks replay
 snapshots written here by running the references (trusted, in this process) on the visible cases
 drawn from the public seed (no class secret). ``MANIFEST.json`` records the SHA-256 of every
-source the snapshots came from (course/, the check specs, the released notebooks, the kit's own
-format code) and of the snapshot files: CI compares hashes, never regenerated float bytes, which
-differ between machines.
+source the snapshots came from and of the snapshot files: CI compares hashes, never regenerated
+float bytes, which differ between machines. The sources (:func:`source_files`) are exactly what
+the snapshots depend on: the check modules and every module of the course they import (the graded
+blocks; not the book's widgets, catalogues or weight loaders, which no check imports), the data
+files the checks read, the released notebooks (which checks they call) and the kit's own format
+code. Each snapshot's JSON says it is generated and from what.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import shutil
@@ -32,6 +36,21 @@ KIT_URL = (
     "https://github.com/transformer-workloads/course/releases/download/"
     f"kit-v{KIT_VERSION}/{KIT_WHEEL}"
 )
+#: the block of every notebook's setup cell (solutions/*/*.py, the new-chapter template) that
+#: imports the kit, installing it if missing: the one source of those copies. Each setup cell says
+#: ``copied_from`` in its header (cell metadata, which students do not see), and
+#: tests/test_kit.py fails when one differs
+KIT_SETUP = f"""\
+try:  # the course's student kit: the visible checks and the weight loaders
+    from coursekit import check
+except ImportError:  # Colab, a fresh laptop: install it once (see the students' guide)
+    import subprocess
+    import sys
+
+    KIT = "{KIT_URL}"
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", KIT])
+    from coursekit import check
+"""
 #: the kit's own modules that decide what a snapshot means (a change there needs new snapshots)
 FORMAT_MODULES = ("calls.py", "compare.py", "hooks.py", "snapshot.py", "values.py")
 
@@ -66,17 +85,96 @@ def visible_checks(course: Course) -> list[str]:
     return sorted(names)
 
 
+#: where the checks live: every module there is a source of the snapshots, and so is every module
+#: of these top-level packages that one of them imports, directly or not
+CHECKS = "autograder/chapters"
+LOCAL_PACKAGES = ("autograder", "course")
+#: data files the checks read beside the modules (globs; tests/test_kit.py checks that every
+#: ``.json`` a check module names is here); course packages' ``data/`` folders are added by import
+DATA_FILES = ("book/_static/scaling_sweep.json",)
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    """The file of module ``name`` (a package's ``__init__.py``) in the checkout, if it is one."""
+    if name.split(".")[0] not in LOCAL_PACKAGES:
+        return None
+    base = root.joinpath(*name.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(root: Path, path: Path) -> set[str]:
+    """Every module an ``import`` in ``path`` can load (at the top or inside a function), with the
+    packages above it (importing ``a.b.c`` runs ``a`` and ``a.b`` first); ``from a import b``
+    counts ``a.b`` when that is a module."""
+    name = _module_name(root, path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    out = set()
+    for n in names:
+        parts = n.split(".")
+        out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
+
+
+def check_sources(course: Course) -> list[Path]:
+    """The check modules and every local module they import, transitively (see :func:`_imported`).
+
+    A chapter package loads its catalogue, weights and widgets by name on first use
+    (``course/_parts.py``), not by an ``import`` statement: they are not sources unless a check
+    imports one of them itself.
+    """
+    root = course.root
+    todo = sorted((root / CHECKS).glob("**/*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen or "__pycache__" in path.parts:
+            continue
+        seen.add(path)
+        for name in _imported(root, path):
+            found = _module_file(root, name)
+            if found is not None and found not in seen:
+                todo.append(found)
+    return sorted(seen)
+
+
+def _package_data(root: Path, modules: list[Path]) -> list[Path]:
+    """Files in the ``data/`` folder of every course package among ``modules`` (read with
+    ``importlib.resources``, e.g. ``course/tokenization/data``)."""
+    folders = {p.parent / "data" for p in modules if p.name == "__init__.py"}
+    return [f for d in sorted(folders) if d.is_dir() for f in sorted(d.rglob("*")) if f.is_file()]
+
+
 def source_files(course: Course) -> list[Path]:
     """What the snapshots are computed from: a change in any of them needs a rebuilt kit."""
     root = course.root
+    modules = check_sources(course)
     files = [
-        *root.glob("course/**/*.py"),
-        *root.glob("autograder/checks/**/*.py"),
-        *root.glob("autograder/chapters/**/*.py"),
+        *modules,
+        *_package_data(root, modules),
+        *(f for pattern in DATA_FILES for f in root.glob(pattern)),
         *root.glob("exercises/*/*.ipynb"),
         *(package_dir(course) / m for m in FORMAT_MODULES),
     ]
-    return sorted(p for p in files if "__pycache__" not in p.parts)
+    return sorted(set(files))
 
 
 def _sha256(path: Path) -> str:
@@ -111,6 +209,16 @@ def _note(check) -> str:
     )
 
 
+def generated_mark(name: str) -> str:
+    """The sentence a snapshot carries: what it is generated from, and not to edit it."""
+    chapter = name.split(".")[0]
+    checks = f"{CHECKS}/{chapter}/"
+    return (
+        f"generated by `python -m autograder release --kit` from the check {name} ({checks}) run "
+        f"on the references (course/{chapter}/); do not edit: change those and rerun it"
+    )
+
+
 def snapshot_of(name: str):
     """Run the references of visible check ``name`` on its public cases: a Snapshot."""
     from autograder.checks.spec import get_check, mistake_outputs, reference_cases, seed_for
@@ -133,6 +241,7 @@ def snapshot_of(name: str):
     ]
     return Snapshot(
         name=name,
+        generated=generated_mark(name),
         target=check.target,
         cases=cases,
         tol=dict(check.tol),

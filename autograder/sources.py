@@ -31,6 +31,16 @@ def sources(assignment_dir: Path) -> list[Path]:
     return sorted(p for p in assignment_dir.glob("*.py") if is_source(p))
 
 
+def generated_mark(source: Path) -> str:
+    """The sentence in the metadata of every notebook made from ``source`` (``solutions/<a>/*.ipynb``
+    and, through nbgrader, ``exercises/<a>/*.ipynb``): what it is generated from; do not edit."""
+    where = f"solutions/{source.parent.name}/{source.name}"
+    return (
+        f"generated from {where} by `python -m autograder release`; do not edit: change {where} "
+        "and rerun it"
+    )
+
+
 def to_notebook(source: Path) -> nbformat.NotebookNode:
     """The nbgrader source notebook described by ``source`` (no outputs, stable metadata)."""
     try:
@@ -38,6 +48,7 @@ def to_notebook(source: Path) -> nbformat.NotebookNode:
     except Exception as exc:
         raise CourseError(f"{source} is not a readable py:percent notebook ({exc}).") from None
     nb.metadata.pop("jupytext", None)
+    nb.metadata["generated"] = generated_mark(source)
     nb.metadata["language_info"] = {"name": "python"}
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells):  # stable ids, so regenerating changes nothing

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write  # noqa: E402
 
-from course import smollm2  # noqa: E402
+from course.llama import weights as smollm2  # noqa: E402
 
 
 def sync(device):

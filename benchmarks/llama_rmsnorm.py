@@ -73,7 +73,7 @@ def bench_shape(
         compiled = torch.compile(ours)
         impls["torch.compile(reference)"] = lambda: compiled(x)
     if device == "cuda":
-        from course.triton_rmsnorm import rmsnorm as fused
+        from course.llama.triton_rmsnorm import rmsnorm as fused
 
         impls["fused Triton kernel"] = lambda: fused(x, ours.weight, 1e-5)
     nbytes = 2 * x.numel() * x.element_size() + dim * 4

@@ -202,6 +202,82 @@ def outcome(name: str, obj):
     return run_check(get_check(name), InKernelExecutor(obj), seed_for(name, "", CLASS_SECRET))
 
 
+def _socket_round_trip(header: dict, tensors: dict):
+    """Send one message through a socket pair with the sandbox's own framing (JSON header plus
+    safetensors blob) and return what the other end reads."""
+    import socket
+    import threading
+
+    from autograder.sandbox import protocol
+
+    failed: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            protocol.send(a, header, tensors)
+        except BaseException as exc:  # the reader then sees the socket close
+            failed.append(exc)
+            a.close()
+
+    a, b = socket.socketpair()
+    with a, b:
+        b.settimeout(60)
+        sender = threading.Thread(target=send)
+        sender.start()
+        try:
+            got = protocol.recv(b, 2**31)
+        finally:
+            sender.join()
+        if failed:
+            raise failed[0]
+    return got
+
+
+def _identical(a, b) -> bool:
+    """Equal to the bit, tensors by dtype, shape and values; a tuple may come back as a list."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_identical, a, b))
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+        )
+    return type(a) is type(b) and a == b
+
+
+def assert_crosses_the_sandbox(name: str, secret: str = "", answers: bool = True) -> None:
+    """Every case of check ``name`` (on the CPU, at its seed under the class ``secret``), sent to the sandbox and decoded
+    there, is the case that was sent, so the student answers the case the reference answered;
+    with ``answers``, the reference's answer to each case without ``init`` comes back unchanged."""
+    import torch
+
+    from autograder.checks.spec import call_target, get_check, seed_for
+    from autograder.sandbox.wire import decode_case, encode_case, encode_outcome
+    from coursekit.values import decode
+
+    check = get_check(name)
+    cases = list(check.cases(torch.Generator().manual_seed(seed_for(name, "", secret)), "cpu"))
+    assert cases, name
+    for case in cases:
+        there, _, _ = decode_case(*_socket_round_trip(*encode_case(case, None, None)))
+        sent = (case.label, case.grad_wrt, case.param_grads, case.device, case.dtype)
+        assert (there.label, there.grad_wrt, there.param_grads, there.device, there.dtype) == sent
+        assert _identical(there.init, case.init), case.label
+        assert len(there.steps) == len(case.steps), case.label
+        for step, got in zip(case.steps, there.steps):
+            assert got.method == step.method, case.label
+            assert _identical(got.args, step.args), case.label
+            assert _identical(got.kwargs, step.kwargs), case.label
+        if answers and case.init is None:
+            out = call_target(check.reference, case, None, None)
+            header, blobs = _socket_round_trip(*encode_outcome(out))
+            for part in ("outputs", "input_grads", "param_grads"):
+                assert _identical(decode(header[part], blobs), getattr(out, part)), case.label
+
+
 @dataclass
 class Mistake:
     """A student with one known mistake: in answer cell ``cell`` each ``old`` is replaced by its

@@ -422,7 +422,7 @@ def check_rope_explorer(drv) -> None:
 
 def check_kv_cache(drv) -> None:
     """Bytes equal course.llama_specs.kv_cache_bytes for every model and every control."""
-    from course.llama_specs import BY_NAME, kv_cache_bytes
+    from course.llama.catalogue import BY_NAME, kv_cache_bytes
 
     def heads(spec, attention):
         return {"released": spec.kv_heads, "mha": spec.heads, "gqa8": min(8, spec.heads), "mqa": 1}[

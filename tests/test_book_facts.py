@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course import llama_specs
-from course.llama_specs import BY_NAME, SPECS, ffn_hidden_size, kv_cache_bytes
+from course.llama import catalogue as llama_specs
+from course.llama.catalogue import BY_NAME, SPECS, ffn_hidden_size, kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -129,10 +129,29 @@ def test_kv_bytes_llama2_70b_100k_tokens():
     )
 
 
-def test_course_llama_kv_formula_agrees_with_the_single_definition():
+def test_kv_formula_is_what_the_reference_cache_allocates():
+    """The page's claim (03-llama/kv-cache.md): the formula is exactly what a cache holds. The
+    reference model's ``KVCache`` after a prefill of B = 3, T = 100 (fp32), and after one more
+    decoded token, weighs what ``kv_cache_bytes`` says; ``head_dim`` is set apart from
+    ``hidden_size / heads`` so that a formula using the hidden size would fail."""
     from course import llama
 
-    assert llama.kv_cache_bytes(3, 100, 2, 32, 4, 4) == kv_cache_bytes(3, 100, 2, 32, 4, 4)
+    cfg = llama.LlamaConfig(
+        vocab_size=64, hidden_size=48, intermediate_size=64, num_hidden_layers=3,
+        num_attention_heads=4, head_dim=16, num_key_value_heads=2,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = llama.LlamaForCausalLM(cfg).eval()
+    cache = model.new_cache()
+
+    def held() -> int:
+        return sum(t.numel() * t.element_size() for t in cache.k + cache.v)
+
+    with torch.no_grad():
+        model(torch.randint(0, 64, (3, 100)), cache)
+        assert held() == kv_cache_bytes(3, 100, 2, 16, 4, 3) == 2 * 3 * 100 * 2 * 16 * 4 * 3
+        model(torch.randint(0, 64, (3, 1)), cache)
+        assert held() == kv_cache_bytes(3, 101, 2, 16, 4, 3)
 
 
 def test_old_public_names_still_work():
@@ -190,7 +209,7 @@ def test_positions_page_t5_bias_unscaled_and_cache_compatible():
 
 def test_llama_cpp_permutation_is_undone_and_preserves_scores():
     from course.llama import apply_rope, rope_cos_sin
-    from course.smollm2 import _unpermute
+    from course.llama.weights import _unpermute
 
     namespace: dict = {"torch": torch, "apply_rope": apply_rope, "rope_cos_sin": rope_cos_sin}
     exec(page_cell("03-llama/positions.md", "def rope_complex"), namespace)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from course.foundation import whisper_weights as W
+from course.foundation import weights as W
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The chapter's widgets (course/foundation/viewer.py): the CLIP similarity-matrix viewer (its
+"""The chapter's widgets (course/foundation/widgets.py): the CLIP similarity-matrix viewer (its
 losses and probabilities equal PyTorch's cross-entropy on the embedded cosine matrix) and the
 log-mel explorer (its numbers equal course.foundation.whisper.log_mel_general, torch.stft based, on
 the embedded samples). ``check_clip_similarity`` and ``check_log_mel`` are the reference checks for
@@ -14,7 +14,7 @@ import torch
 from conftest import node_or_skip, open_widget, set_control
 from torch.nn import functional as F
 
-from course.foundation.viewer import clip_similarity_widget
+from course.foundation.widgets import clip_similarity_widget
 
 
 def _shown(drv, testid: str) -> float:
@@ -85,7 +85,7 @@ def test_viewer_losses_equal_torch_cross_entropy(driver, tmp_path):
 def test_log_mel_explorer_in_the_browser(driver, tmp_path):
 
     from course.foundation import whisper as wref
-    from course.foundation.viewer import log_mel_explorer
+    from course.foundation.widgets import log_mel_explorer
 
     widget = log_mel_explorer(wref.synthetic_voice(0.5))
     open_widget(driver, tmp_path, widget)
@@ -96,7 +96,7 @@ def test_viewer_javascript_under_node_equals_torch():
     """The widget's update function run by node (no browser needed) against PyTorch."""
     import subprocess
 
-    from course.foundation.viewer import SIM_JS
+    from course.foundation.widgets import SIM_JS
 
     node_or_skip()
     g = torch.Generator().manual_seed(1)
@@ -128,7 +128,7 @@ def test_log_mel_explorer_javascript_under_node_equals_torch_stft():
     import subprocess
 
     from course.foundation import whisper as wref
-    from course.foundation.viewer import LOG_MEL_JS
+    from course.foundation.widgets import LOG_MEL_JS
 
     node_or_skip()
     audio = [round(float(a), 4) for a in wref.synthetic_voice(0.5)]

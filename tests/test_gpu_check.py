@@ -78,7 +78,7 @@ def test_dry_run_exercises_every_kind_of_item(dry_run):
         assert score["solution"] == score["max_of_parts_run"] > 0 and score["stub"] == 0, score
     kernels = s["triton"]["items"]
     assert {i["name"].split(" ")[0] for i in kernels} >= {
-        "course.triton_rmsnorm.rmsnorm",
+        "course.llama.triton_rmsnorm.rmsnorm",
         "course.bert_gpt.flash_attention",
         "solution",
     }

@@ -401,7 +401,8 @@ def test_kit_is_current_with_its_sources():
     assert not problems, kit.stale_message(problems)
 
 
-def test_a_changed_reference_makes_the_kit_stale(tmp_path):
+def _course_copy(tmp_path: Path) -> Course:
+    """A copy of what the kit's manifest reads, as a course checkout of its own."""
     for part in (
         "course",
         "autograder/checks",
@@ -411,17 +412,93 @@ def test_a_changed_reference_makes_the_kit_stale(tmp_path):
         "solutions",
     ):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("autograder/*.py", *kit.DATA_FILES):
+        for path in ROOT.glob(part):
+            (tmp_path / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, tmp_path / path.relative_to(ROOT))
     (tmp_path / "nbgrader_config.py").write_text("")
-    copy = Course(tmp_path)
+    return Course(tmp_path)
+
+
+def _touch(path: Path) -> None:
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def test_a_changed_reference_makes_the_kit_stale(tmp_path):
+    copy = _course_copy(tmp_path)
     assert kit.stale_kit(copy) == []
-    llama = tmp_path / "course" / "llama.py"
-    llama.write_text(llama.read_text() + "\n# a changed reference\n")
+    _touch(tmp_path / "course" / "llama" / "blocks.py")
     problems = kit.stale_kit(copy)
-    assert problems == ["changed since the kit was built: course/llama.py"]
+    assert problems == ["changed since the kit was built: course/llama/blocks.py"]
     message = kit.stale_message(problems)
-    assert "course/llama.py" in message and "python -m autograder release --kit" in message
+    assert "course/llama/blocks.py" in message and "python -m autograder release --kit" in message
     (tmp_path / "kit/src/coursekit/snapshots/llama.rmsnorm.visible.json").unlink()
     assert any("snapshots missing for llama.rmsnorm.visible" in p for p in kit.stale_kit(copy))
+
+
+def test_only_what_the_snapshots_use_stales_the_kit(tmp_path):
+    """A widget, a catalogue or a weight loader is no source of a snapshot: editing one leaves the
+    kit current; a block the checks use, a check, or the data a check reads does not."""
+    copy = _course_copy(tmp_path)
+    unused = [
+        "course/widgets.py",
+        "course/bert_gpt/widgets.py",
+        "course/bert_gpt/weights.py",
+        "course/llama/catalogue.py",
+        "course/llama/weights.py",
+        "course/modern_llms/catalogue.py",
+        "course/modern_llms/widgets.py",
+        "course/foundation/widgets.py",
+        "course/tokenization/widgets.py",
+        "course/llama_specs.py",
+    ]
+    for name in unused:
+        _touch(tmp_path / name)
+    assert kit.stale_kit(copy) == []
+    used = [
+        "course/modern_llms/blocks.py",
+        "course/tokenization/data/chinese.txt",
+        "autograder/chapters/prologue/softmax.py",
+        *kit.DATA_FILES,
+    ]
+    for name in used:
+        _touch(tmp_path / name)
+    assert kit.stale_kit(copy) == ["changed since the kit was built: " + ", ".join(sorted(used))]
+
+
+def test_the_manifest_holds_every_module_the_checks_load():
+    """The import closure :func:`kit.check_sources` reads from the code is no smaller than what
+    loading every check really imports (in a fresh interpreter), and holds no widget."""
+    code = (
+        "import sys, json; from autograder.checks.spec import load_all_checks; load_all_checks(); "
+        "print(json.dumps(sorted(getattr(m, '__file__', None) or '' for m in list(sys.modules.values()))))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "kit" / "src")])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    local = {
+        Path(f).resolve().relative_to(ROOT)
+        for f in json.loads(out.stdout)
+        if f
+        and Path(f).resolve().is_relative_to(ROOT)
+        and Path(f).resolve().parts[len(ROOT.parts)] in kit.LOCAL_PACKAGES
+    }
+    sources = {p.relative_to(ROOT) for p in kit.check_sources(COURSE)}
+    assert local and local <= sources, sorted(local - sources)
+    assert not [p for p in sources if p.name in ("widgets.py", "catalogue.py", "weights.py")]
+
+
+def test_every_data_file_a_check_names_is_a_kit_source():
+    import re
+
+    named = {
+        m
+        for path in (ROOT / kit.CHECKS).rglob("*.py")
+        for m in re.findall(r"[\"']([\w.-]+\.json)[\"']", path.read_text())
+    }
+    sources = {p.name for p in kit.source_files(COURSE)}
+    assert named and named <= sources, sorted(named - sources)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's allow-list needs root")
@@ -437,6 +514,20 @@ def test_the_sandbox_imports_the_whole_kit():
             assert _sandbox_can_import(zygote, module), module
     finally:
         zygote.close()
+
+
+def test_every_setup_cell_holds_the_kit_setup_and_says_so():
+    """The kit's install block is one source (``kit.KIT_SETUP``) copied into every notebook's setup
+    cell, whose header marks the copy; a drifted copy fails here."""
+    from autograder.sources import to_notebook
+
+    sources = [*COURSE.solutions.glob("*/*.py"), ROOT / "autograder/templates/chapter/notebook.py"]
+    assert len(sources) == len(ASSIGNMENTS) + 1
+    for path in sources:
+        nb = to_notebook(path)
+        (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+        assert cell.metadata.get("copied_from", "").startswith("autograder.kit.KIT_SETUP "), path
+        assert kit.KIT_SETUP in cell.source + "\n", f"{path}: the setup cell's kit block drifted"
 
 
 def test_every_notebook_installs_this_kit_version():

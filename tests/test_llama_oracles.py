@@ -1,4 +1,4 @@
-"""The LLaMA reference (course/llama.py) against independent oracles: torch.nn.RMSNorm, torch SDPA,
+"""The LLaMA reference (course/llama/blocks.py) against independent oracles: torch.nn.RMSNorm, torch SDPA,
 and Hugging Face transformers' Llama modules (random init, MHA / GQA / MQA) with weights copied in."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course import smollm2
+from course.llama import weights as smollm2
 
 pytest.importorskip("gguf")
 

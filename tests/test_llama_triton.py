@@ -22,7 +22,7 @@ def test_fused_rmsnorm_matches_reference_in_the_interpreter():
     code = textwrap.dedent("""
         import torch
         from course.llama import RMSNorm
-        from course.triton_rmsnorm import rmsnorm
+        from course.llama.triton_rmsnorm import rmsnorm
         for rows, d, eps in ((4, 64, 1e-6), (3, 33, 0.1), (2, 1000, 1e-5)):
             x = torch.randn(rows, d)
             ref = RMSNorm(d, eps)
@@ -42,7 +42,7 @@ def test_fused_rmsnorm_matches_reference_in_the_interpreter():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fused_rmsnorm_on_gpu_bf16():
     from course.llama import RMSNorm
-    from course.triton_rmsnorm import rmsnorm
+    from course.llama.triton_rmsnorm import rmsnorm
 
     x = torch.randn(64, 4096, device="cuda", dtype=torch.bfloat16)
     ref = RMSNorm(4096, 1e-5).cuda()

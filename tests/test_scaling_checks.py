@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import outcome
+from conftest import assert_crosses_the_sandbox, outcome
 
 import autograder.chapters.scaling  # noqa: F401  (registers the checks)
 from autograder.chapters.scaling import chinchilla_fit
-from autograder.checks.spec import REGISTRY, get_check, seed_for
+from autograder.checks.spec import REGISTRY, get_check
 from course import scaling as ref
 
 REFERENCE = {
@@ -235,12 +235,4 @@ def test_correct_variant_passes(name, fn):
 
 @pytest.mark.parametrize("name", FAST)
 def test_cases_and_answers_cross_the_sandbox(name):
-    from autograder.checks.spec import call_target
-    from autograder.sandbox.wire import encode_case, encode_outcome
-
-    check = get_check(name)
-    gen = torch.Generator().manual_seed(seed_for(name))
-    for case in check.cases(gen, "cpu"):
-        encode_case(case, None, None)
-        if check.target != "mfu":
-            encode_outcome(call_target(check.reference, case, None, None))
+    assert_crosses_the_sandbox(name, answers=get_check(name).target != "mfu")

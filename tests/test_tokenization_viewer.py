@@ -1,4 +1,4 @@
-"""The chapter's tokenizer viewer (course/tokenization/viewer.py) in headless Chromium: every
+"""The chapter's tokenizer viewer (course/tokenization/widgets.py) in headless Chromium: every
 (text, tokenizer) choice shows exactly the tokens that tiktoken / tokenizers / the course's
 encoders give for the embedded text. ``check_tokenizer_viewer`` is the widget's reference check
 (for tests/test_book.py::REFERENCE_CHECKS on the built page)."""
@@ -9,7 +9,8 @@ import json
 
 from conftest import open_widget
 
-from course.tokenization import corpora, gpt2, viewer, wordpiece
+from course.tokenization import corpora, gpt2, wordpiece
+from course.tokenization import widgets as viewer
 
 
 def _tokens_shown(drv, root) -> list[str]:

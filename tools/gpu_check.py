@@ -616,7 +616,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
         x, w = randn(rows, d, dtype=dtype), 1 + 0.2 * randn(d)
         jobs.append(
             {
-                "group": f"course.triton_rmsnorm.rmsnorm {rows}x{d} {str(dtype)[6:]}",
+                "group": f"course.llama.triton_rmsnorm.rmsnorm {rows}x{d} {str(dtype)[6:]}",
                 "kind": "course_rmsnorm",
                 "args": [x, w, eps],
                 "kwargs": {},
@@ -681,7 +681,7 @@ def call_job(job: dict, device: str, namespace: Callable[[Path], dict]) -> Any:
         return v.to(device) if isinstance(v, torch.Tensor) else v
 
     if job["kind"] == "course_rmsnorm":
-        from course.triton_rmsnorm import rmsnorm
+        from course.llama.triton_rmsnorm import rmsnorm
 
         return rmsnorm(*map(to, job["args"]), **job["kwargs"])
     if job["kind"] == "course_flash":

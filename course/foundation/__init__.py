@@ -1,10 +1,14 @@
-"""Reference implementations for chapter 06-clip-sam-whisper (CLIP, SAM and Whisper).
+"""Chapter 06-clip-sam-whisper (CLIP, SAM and Whisper): the reference implementations.
 
-One module per model: :mod:`.clip`, :mod:`.sam`, :mod:`.whisper`. Each block states its shapes
-and is proven against an independent oracle in ``tests/test_foundation_oracles.py``; the checks in
-``autograder/checks/foundation/`` grade students against it.
+Parts: the graded blocks, one module per model (:mod:`.clip`, :mod:`.sam`, :mod:`.whisper`; each
+block states its shapes and is proven against an independent oracle in
+``tests/test_foundation_oracles.py``; ``autograder/chapters/foundation/`` grades students against
+them); :mod:`.tiny_clip`, the small CLIP the book trains; :mod:`.weights`, Whisper tiny.en's real
+weights; :mod:`.widgets`, the book's viewers. The package's names are the graded blocks' and,
+imported on first use, the weights' and widgets' (:mod:`course._parts`).
 """
 
+from course._parts import lazy_parts
 from course.foundation.clip import clip_loss, zero_shot_logits
 from course.foundation.sam import (
     SamAttention,
@@ -31,3 +35,5 @@ __all__ = [
     "sinusoids",
     "zero_shot_logits",
 ]
+
+__getattr__, __dir__ = lazy_parts(__name__, "weights", "widgets")

@@ -1,9 +1,15 @@
-"""Chapter 4 (tokenization) references: BPE (characters and bytes), GPT-2, WordPiece (BERT).
+"""Chapter 04-tokenization: the reference implementations of BPE, GPT-2's and BERT's tokenisers.
 
-Modules: :mod:`.bpe` (trainers, encoders), :mod:`.gpt2` (pre-tokeniser, ranks, tiktoken oracle),
-:mod:`.wordpiece` (BERT normaliser, pre-tokeniser, WordPiece), :mod:`.corpora` (offline text).
+Parts: the graded blocks, one module per tokeniser (:mod:`.bpe`, trainers and encoders at the
+character and byte level; :mod:`.gpt2`, pre-tokeniser, ranks and the tiktoken oracle;
+:mod:`.wordpiece`, BERT's normaliser, pre-tokeniser and WordPiece; proven in
+``tests/test_tokenization_oracles.py``; ``autograder/chapters/tokenization/`` grades students against
+them); :mod:`.corpora`, the offline texts (the checks read them too); :mod:`.widgets`, the book's
+tokenizer viewer. The package's names are the graded blocks' and, imported on first use, the
+widgets' (:mod:`course._parts`).
 """
 
+from course._parts import lazy_parts
 from course.tokenization.bpe import (
     bpe_decode,
     bpe_encode,
@@ -15,6 +21,8 @@ from course.tokenization.bpe import (
 )
 from course.tokenization.gpt2 import GPT2_PATTERN, encode_piece, gpt2_encode, pretokenize
 from course.tokenization.wordpiece import bert_pretokenize, wordpiece_tokenize, wordpiece_word
+
+__getattr__, __dir__ = lazy_parts(__name__, "widgets")
 
 __all__ = [
     "GPT2_PATTERN",

@@ -118,8 +118,9 @@ def relevant_ranks(text: str, ranks: Mapping[bytes, int] | None = None) -> dict[
     """The part of ``ranks`` that can matter for ``text``: ranks of substrings of its pre-tokens.
 
     Encoding with this small dict gives the same ids as with all 50,256 ranks (every token that
-    can appear while encoding a piece is a substring of that piece); the checks pass it to keep
-    calls small.
+    can appear while encoding a piece is a substring of that piece), as
+    ``tests/test_tokenization_oracles.py`` shows. No check uses it: the graded calls encode with
+    the real ranks (the notebook's ``GPT2_RANKS``).
     """
     ranks = gpt2_ranks() if ranks is None else ranks
     out: dict[bytes, int] = {}

@@ -22,7 +22,7 @@
 #
 # Read alongside: the book's *Prologue* chapter (tensors and dtypes; devices, timing and the roofline).
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import statistics
 import time
 

@@ -34,7 +34,7 @@
 # `self.layers`). While a composite is checked, those attributes answer with the reference
 # (applied to your own parameters), so a bug in part 1 costs points in part 1 only: keep the names.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import math
 import os
 
@@ -640,6 +640,7 @@ def flash_attention(q, k, v, causal=False):
 
 
 ### BEGIN SOLUTION
+# Copied from course.bert_gpt.blocks._flash_kernel.kernel with kernel->_flash_kernel
 @triton.jit
 def _flash_kernel(
     q_ptr,
@@ -658,16 +659,19 @@ def _flash_kernel(
     bh = tl.program_id(1)
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     cols = tl.arange(0, DH)
-    q_off = bh * t * DH + rows[:, None] * DH + cols[None, :]
-    q = tl.load(q_ptr + q_off, mask=rows[:, None] < t, other=0.0)
+    q = tl.load(
+        q_ptr + bh * t * DH + rows[:, None] * DH + cols[None, :],
+        mask=rows[:, None] < t,
+        other=0.0,
+    ).to(tl.float32)
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, DH], tl.float32)
     for start in range(0, s, BLOCK_N):
         keys = start + tl.arange(0, BLOCK_N)
         kv_off = bh * s * DH + keys[:, None] * DH + cols[None, :]
-        k = tl.load(k_ptr + kv_off, mask=keys[:, None] < s, other=0.0)
-        v = tl.load(v_ptr + kv_off, mask=keys[:, None] < s, other=0.0)
+        k = tl.load(k_ptr + kv_off, mask=keys[:, None] < s, other=0.0).to(tl.float32)
+        v = tl.load(v_ptr + kv_off, mask=keys[:, None] < s, other=0.0).to(tl.float32)
         scores = tl.dot(q, tl.trans(k)) * scale
         ok = keys[None, :] < s
         if CAUSAL:
@@ -679,7 +683,12 @@ def _flash_kernel(
         l_i = l_i * alpha + tl.sum(p, 1)
         acc = acc * alpha[:, None] + tl.dot(p, v)
         m_i = m_new
-    tl.store(o_ptr + q_off, acc / l_i[:, None], mask=rows[:, None] < t)
+    out = acc / l_i[:, None]
+    tl.store(
+        o_ptr + bh * t * DH + rows[:, None] * DH + cols[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=rows[:, None] < t,
+    )
 
 
 ### END SOLUTION

@@ -33,7 +33,7 @@
 # Read alongside: the book's chapter *Scaling laws* (pages *Counting parameters, FLOPs and
 # utilisation*, *Kaplan and Chinchilla*, *Fitting scaling laws*).
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import itertools
 import math
 import time

@@ -27,7 +27,7 @@
 # (other shapes, odd head counts, length 1, bfloat16, gradients, padding, cached decoding) in a
 # separate process with **60 s per call, 3 GB of memory and 600 s for the whole notebook**.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import math
 import os
 
@@ -600,6 +600,7 @@ def rmsnorm_triton(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
 
 
 ### BEGIN SOLUTION
+# Copied from course.llama.triton_rmsnorm._rmsnorm_rows with _rmsnorm_rows->_rmsnorm_kernel
 @triton.jit
 def _rmsnorm_kernel(x_ptr, w_ptr, out_ptr, d, eps, BLOCK: tl.constexpr):
     row = tl.program_id(0)

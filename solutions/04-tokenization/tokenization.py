@@ -35,7 +35,7 @@
 # Read alongside: the book's chapter *Tokenization* (pages *Byte-pair encoding*, *Byte-level
 # BPE, pre-tokenisation and special tokens*, *WordPiece (BERT)*).
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import base64
 import unicodedata
 from collections import Counter

@@ -28,7 +28,7 @@
 # Shapes: `B` batch, `N` pairs or points, `D`/`C` embedding width. Inputs arrive on the grader's
 # device (CPU here; CUDA when present): create new tensors with `device=x.device`.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import math
 
 import torch

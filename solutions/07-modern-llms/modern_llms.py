@@ -29,7 +29,7 @@
 # grader runs more cases (other shapes, dtypes, gradients, edge cases) in a separate process, with
 # **20 s per call, 3 GB of memory and 300 s for the whole notebook**.
 
-# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false} copied_from="autograder.kit.KIT_SETUP (its try/except block; tests/test_kit.py checks it)"
 import math
 
 import torch

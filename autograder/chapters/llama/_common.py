@@ -2,7 +2,7 @@
 visible/hidden registration pair.
 
 The student-facing contracts use plain keyword arguments; the adapters build the reference
-(course/llama.py, proven against Hugging Face in tests/) with the same signatures. Parameter names
+(course/llama/blocks.py, proven against Hugging Face in tests/) with the same signatures. Parameter names
 follow Hugging Face's Llama so that real weights load into students' models.
 """
 

@@ -2,7 +2,7 @@
 visible/hidden registration pair.
 
 The student-facing contracts use plain keyword arguments; the adapters build the reference
-(course/modern_llms.py, proven against Hugging Face in tests/test_modern_llms_oracles.py) with the
+(course/modern_llms/blocks.py, proven against Hugging Face in tests/test_modern_llms_oracles.py) with the
 same signatures. Parameter names follow Hugging Face (Mixtral/DeepSeek experts as ``gate_proj``,
 ``up_proj``, ``down_proj``; DeepSeek-V3's MLA names; Qwen3's ``q_norm``/``k_norm``; OLMo 2's
 ``post_attention_layernorm``/``post_feedforward_layernorm``).

@@ -1,7 +1,7 @@
 """Reference implementations for chapter {chapter} ({title}).
 
 Each block states its shapes and is proven against an independent oracle in
-``tests/test_{slug}_oracles.py``; the checks in ``autograder/checks/{slug}/`` grade students against it.
+``tests/test_{slug}_oracles.py``; the checks in ``autograder/chapters/{slug}/`` grade students against it.
 """
 
 from __future__ import annotations

@@ -45,6 +45,8 @@ class Snapshot:
     hook: tuple[str, dict] | None = None
     must_launch_triton: bool = False
     note: str = ""
+    #: what the files were generated from (a sentence, in both files; the kit does not read it)
+    generated: str = ""
 
 
 def _enc_outcome(o: Outcome, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -102,6 +104,7 @@ def encode_snapshot(snap: Snapshot) -> tuple[dict[str, Any], dict[str, torch.Ten
             }
         )
     header = {
+        "generated": snap.generated,
         "format": FORMAT,
         "name": snap.name,
         "target": snap.target,
@@ -148,6 +151,7 @@ def decode_snapshot(header: dict[str, Any], tensors: dict[str, torch.Tensor]) ->
         hook=(hook[0], hook[1]) if hook else None,
         must_launch_triton=bool(header.get("must_launch_triton")),
         note=str(header.get("note", "")),
+        generated=str(header.get("generated", "")),
     )
 
 
@@ -159,7 +163,7 @@ def write(snap: Snapshot, folder: Path = FOLDER) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     js, st = folder / f"{snap.name}.json", folder / f"{snap.name}.safetensors"
     js.write_text(json.dumps(header, indent=1) + "\n")  # key order is meaningful
-    save_file(tensors, str(st))
+    save_file(tensors, str(st), metadata={"generated": snap.generated} if snap.generated else None)
     return [js, st]
 
 

@@ -1,4 +1,4 @@
-"""Reference implementations for chapter 07-modern-llms (Modern LLM variants).
+"""The graded blocks of chapter 07-modern-llms (Modern LLM variants): the reference implementations.
 
 Built on the LLaMA reference (``course.llama``): every block here reuses its RMSNorm, RoPE,
 SwiGLU and attention by import or subclass. Shapes: B batch, T new tokens, S keys, D hidden size,
@@ -6,19 +6,18 @@ H query heads, G key/value heads, Dh head dim, E experts, k experts per token, W
 
 Each block is proven against an independent oracle (Hugging Face ``transformers`` modules with
 copied weights, torch's ``scaled_dot_product_attention``) in ``tests/test_modern_llms_oracles.py``;
-the checks in ``autograder/checks/modern_llms/`` grade students against it.
+the checks in ``autograder/chapters/modern_llms/`` grade students against it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from course.llama import (
+from course.llama.blocks import (
     LlamaAttention,
     LlamaConfig,
     LlamaForCausalLM,
@@ -27,9 +26,9 @@ from course.llama import (
     RMSNorm,
     apply_rope,
     causal_mask,
+    kv_cache_bytes,
     rope_cos_sin,
 )
-from course.llama_specs import kv_cache_bytes
 
 # ---------------------------------------------------------------------------------------------
 # 1. Mixture of experts
@@ -467,163 +466,10 @@ def cache_bytes_per_token(
 ) -> int:
     """Cache bytes one token adds, over all layers.
 
-    MHA/GQA/MQA: ``kv_cache_bytes`` (course.llama_specs, the one definition) for one token:
+    MHA/GQA/MQA: ``kv_cache_bytes`` (course.llama.blocks, the one definition) for one token:
     2 x G x Dh x bytes x layers (G = H for MHA, 1 for MQA). MLA: (kv_lora_rank + qk_rope_head_dim) x
     bytes x layers: one latent and one shared rope key, no factor 2 and no head count.
     """
     if attention == "mla":
         return (kv_lora_rank + qk_rope_head_dim) * bytes_per * num_hidden_layers
     return kv_cache_bytes(1, 1, num_key_value_heads, head_dim, bytes_per, num_hidden_layers)
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. The architecture comparison table: published configurations, typed in with their sources
-
-
-@dataclass(frozen=True)
-class Arch:
-    """One released model's architecture, from its published configuration and paper.
-
-    ``total_b``/``active_b`` are the published parameter counts (billions). Sliding-window models
-    have ``local_layers`` of their ``layers`` attending within ``window`` tokens (the others see the
-    whole context); MLA models cache ``kv_lora_rank + rope_dim`` numbers per layer and token.
-    """
-
-    name: str
-    cite: str
-    layers: int
-    d_model: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    attention: str  # "MHA", "GQA", "MLA"
-    norm: str  # "pre", "pre+post" (sandwich), "post" (OLMo 2: inside the branch)
-    qk_norm: bool
-    positions: str
-    total_b: float
-    active_b: float
-    context: int
-    experts: int = 0  # routed experts per MoE layer (0 = dense)
-    active_experts: int = 0
-    shared_experts: int = 0
-    kv_lora_rank: int = 0
-    rope_dim: int = 0
-    window: int = 0
-    local_layers: int = 0
-    note: str = ""
-
-    def bytes_per_layer_token(self, bytes_per: int = 2) -> int:
-        """Cache bytes one token adds in one layer (the one formula: :func:`cache_bytes_per_token`)."""
-        return cache_bytes_per_token(
-            self.attention.lower(),
-            1,
-            self.kv_heads,
-            self.head_dim,
-            self.kv_lora_rank,
-            self.rope_dim,
-            bytes_per,
-        )
-
-    def cache_bytes(self, context: int, batch: int = 1, bytes_per: int = 2) -> int:
-        """Whole-model cache at ``context`` tokens: windowed layers keep min(context, window)."""
-        local = min(context, self.window) if self.window else context
-        tokens = self.local_layers * local + (self.layers - self.local_layers) * context
-        return batch * tokens * self.bytes_per_layer_token(bytes_per)
-
-
-ARCHITECTURES: list[Arch] = [
-    Arch("Llama 3.1 8B", "dubey2024llama3", 32, 4096, 32, 8, 128, "GQA", "pre", False,
-         "RoPE (θ 500K)", 8.0, 8.0, 131072),
-    Arch("Mistral 7B", "jiang2023mistral", 32, 4096, 32, 8, 128, "GQA", "pre", False, "RoPE",
-         7.3, 7.3, 8192, window=4096, local_layers=32, note="rolling buffer cache"),
-    Arch("Mixtral 8x7B", "jiang2024mixtral", 32, 4096, 32, 8, 128, "GQA", "pre", False, "RoPE",
-         47, 13, 32768, experts=8, active_experts=2),
-    Arch("Gemma 2 27B", "gemma2024gemma2", 46, 4608, 32, 16, 128, "GQA", "pre+post", False,
-         "RoPE", 27, 27, 8192, window=4096, local_layers=23,
-         note="local:global 1:1; logit soft-capping"),
-    Arch("Gemma 3 27B", "gemma2025gemma3", 62, 5376, 32, 16, 128, "GQA", "pre+post", True,
-         "RoPE (θ 10K local, 1M global)", 27, 27, 131072, window=1024, local_layers=52,
-         note="local:global 5:1"),
-    Arch("OLMo 2 13B", "olmo2024olmo2", 40, 5120, 40, 40, 128, "MHA", "post", True,
-         "RoPE (θ 500K)", 13, 13, 4096),
-    Arch("Qwen3-235B-A22B", "yang2025qwen3", 94, 4096, 64, 4, 128, "GQA", "pre", True, "RoPE",
-         235, 22, 32768, experts=128, active_experts=8, note="131,072 with YaRN"),
-    Arch("DeepSeek-V2", "deepseek2024v2", 60, 5120, 128, 128, 128, "MLA", "pre", False,
-         "decoupled RoPE", 236, 21, 131072, experts=160, active_experts=6, shared_experts=2,
-         kv_lora_rank=512, rope_dim=64),
-    Arch("DeepSeek-V3", "deepseek2024v3", 61, 7168, 128, 128, 128, "MLA", "pre", False,
-         "decoupled RoPE", 671, 37, 131072, experts=256, active_experts=8, shared_experts=1,
-         kv_lora_rank=512, rope_dim=64, note="first 3 layers dense"),
-    Arch("Kimi K2", "kimi2025k2", 61, 7168, 64, 64, 128, "MLA", "pre", False, "decoupled RoPE",
-         1040, 32, 131072, experts=384, active_experts=8, shared_experts=1, kv_lora_rank=512,
-         rope_dim=64, note="DeepSeek-V3 layout, half the heads"),
-    Arch("Llama 4 Maverick", "meta2025llama4", 48, 5120, 40, 8, 128, "GQA", "pre", True,
-         "RoPE; NoPE every 4th layer", 400, 17, 1048576, experts=128, active_experts=1,
-         shared_experts=1, window=8192, local_layers=36,
-         note="MoE in every other layer; RoPE layers attend in 8K chunks"),
-    Arch("gpt-oss-120b", "openai2025gptoss", 36, 2880, 64, 8, 64, "GQA", "pre", False,
-         "RoPE (YaRN)", 116.8, 5.1, 131072, experts=128, active_experts=4, window=128,
-         local_layers=18, note="banded window 128 in every other layer; attention sinks"),
-    Arch("SmolLM3 3B", "bakouch2025smollm3", 36, 2048, 16, 4, 128, "GQA", "pre", False,
-         "RoPE; NoPE every 4th layer", 3.1, 3.1, 65536, note="131,072 with YaRN"),
-]  # fmt: skip
-BY_ARCH = {a.name: a for a in ARCHITECTURES}
-
-
-#: the architecture explorer's update function (runs in the browser; see course.widgets)
-ARCH_JS = """
-var names = [v.model_a, v.model_b], L = Math.round(v.context), rows = [];
-var head = '<table><tr><th>model</th><th>attention</th><th>cache per token</th>' +
-  '<th>cache at ' + W.fmt(L) + ' tokens</th><th>params total / active</th></tr>';
-names.forEach(function (name, i) {
-  var a = data.models[name], key = i === 0 ? 'a' : 'b';
-  var local = a.window ? Math.min(L, a.window) : L;
-  var tokens = BigInt(a.local_layers) * BigInt(local) + BigInt(a.layers - a.local_layers) * BigInt(L);
-  var bytes = tokens * BigInt(a.per_layer), perTok = a.per_layer * a.layers;
-  var gib = Number(bytes) / Math.pow(2, 30);
-  rows.push('<tr><td>' + name + '</td><td>' + a.attention + '</td><td>' +
-    W.num('arch-explorer-' + key + '-per-token', perTok, W.fmt(perTok / 1024, 1) + ' KiB') +
-    '</td><td>' + W.num('arch-explorer-' + key + '-bytes', bytes.toString(), W.fmt(gib, 2) + ' GiB') +
-    (L > a.context ? ' (beyond its ' + W.fmt(a.context) + ' context)' : '') + '</td><td>' +
-    W.num('arch-explorer-' + key + '-total', a.total_b, W.fmt(a.total_b, 1)) + 'B / ' +
-    W.num('arch-explorer-' + key + '-active', a.active_b, W.fmt(a.active_b, 1)) + 'B (' +
-    W.fmt(100 * a.active_b / a.total_b, 1) + '% active)</td></tr>');
-});
-return head + rows.join('') + '</table>';
-"""
-
-
-def arch_explorer_data() -> dict:
-    """What the explorer needs per model, computed in Python from :data:`ARCHITECTURES`."""
-    return {
-        a.name: {
-            "layers": a.layers,
-            "local_layers": a.local_layers,
-            "window": a.window,
-            "per_layer": a.bytes_per_layer_token(),  # bf16 bytes per token and layer
-            "total_b": a.total_b,
-            "active_b": a.active_b,
-            "attention": a.attention,
-            "context": a.context,
-        }
-        for a in ARCHITECTURES
-    }
-
-
-def arch_explorer(model_a: str = "DeepSeek-V3", model_b: str = "Llama 4 Maverick"):
-    """The book's architecture explorer: two models and a context -> cache and parameters."""
-    from course.widgets import html_widget, number, select
-
-    names = [a.name for a in ARCHITECTURES]
-    return html_widget(
-        "arch-explorer",
-        [
-            select("model_a", "model A", names, model_a),
-            select("model_b", "model B", names, model_b),
-            number("context", "context (tokens)", 131072, min=1, max=10_000_000),
-        ],
-        ARCH_JS,
-        data={"models": arch_explorer_data()},
-        fallback="This explorer needs JavaScript; the table and the figure above give every "
-        "model's cache per token and at 128K tokens.",
-    )

@@ -1,4 +1,4 @@
-"""Reference implementations for chapter 01-bert-gpt (BERT and GPT).
+"""The graded blocks of chapter 01-bert-gpt (BERT and GPT): the reference implementations.
 
 B batch, T query length, S key length (S = T in self-attention), D hidden size, H heads,
 Dh = D / H head size, F feed-forward size, V vocabulary.
@@ -6,10 +6,10 @@ Dh = D / H head size, F feed-forward size, V vocabulary.
 Parameter names follow ``torch.nn.TransformerEncoderLayer`` (``self_attn.in_proj_weight``,
 ``self_attn.out_proj``, ``linear1``, ``linear2``, ``norm1``, ``norm2``) so that a layer's state dict
 loads unchanged into torch's own layer; the embeddings use Hugging Face's ``BertEmbeddings``
-names. :func:`bert_state_from_hf` and :func:`gpt2_state_from_hf` rename real checkpoints.
+names. :mod:`course.bert_gpt.weights` renames real checkpoints for them.
 
 Each block is proven against an independent oracle in ``tests/test_bert_gpt_oracles.py``; the
-checks in ``autograder/checks/bert_gpt/`` grade students against it.
+checks in ``autograder/chapters/bert_gpt/`` grade students against it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from functools import cache
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from coursekit.weights import bert_state_from_hf, minilm_dir  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,124 +477,3 @@ def online_softmax_attention(q, k, v, causal: bool = False, block: int = 16) -> 
         acc = acc * alpha[..., None] + p @ vb
         m = m_new
     return (acc / lsum[..., None]).to(q.dtype)
-
-
-# --------------------------------------------------------------------------------------------
-# Real checkpoints: Hugging Face names -> course names
-def gpt2_state_from_hf(hf: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A Hugging Face ``GPT2LMHeadModel`` state dict renamed for :class:`GPT2` (Conv1D weights are
-    stored (in, out): transposed here)."""
-    hf = {k.removeprefix("transformer."): v for k, v in hf.items()}
-    out = {
-        "wte.weight": hf["wte.weight"],
-        "wpe.weight": hf["wpe.weight"],
-        "lm_head.weight": hf["wte.weight"],
-        "ln_f.weight": hf["ln_f.weight"],
-        "ln_f.bias": hf["ln_f.bias"],
-    }
-    n = 1 + max(int(k.split(".")[1]) for k in hf if k.startswith("h."))
-    for i in range(n):
-        p, o = f"h.{i}.", f"layers.{i}."
-        for src, dst, conv in (
-            ("ln_1", "norm1", False),
-            ("ln_2", "norm2", False),
-            ("attn.c_attn", "self_attn.in_proj", True),
-            ("attn.c_proj", "self_attn.out_proj", True),
-            ("mlp.c_fc", "linear1", True),
-            ("mlp.c_proj", "linear2", True),
-        ):
-            w, bias = hf[p + src + ".weight"], hf[p + src + ".bias"]
-            if dst == "self_attn.in_proj":
-                out[o + dst + "_weight"], out[o + dst + "_bias"] = w.t().contiguous(), bias
-            else:
-                out[o + dst + ".weight"] = w.t().contiguous() if conv else w
-                out[o + dst + ".bias"] = bias
-    return out
-
-
-def load_minilm() -> tuple[BertModel, object]:
-    """all-MiniLM-L6-v2 (BERT architecture, 6 layers, D = 384, 12 heads) in the course's
-    :class:`BertModel`, and its WordPiece tokenizer (``tokenizers.Tokenizer``). Offline."""
-    from coursekit.weights import minilm
-
-    cfg, state, tokenizer = minilm()
-    model = BertModel(
-        cfg["vocab_size"],
-        cfg["hidden_size"],
-        cfg["num_hidden_layers"],
-        cfg["num_attention_heads"],
-        cfg["intermediate_size"],
-        cfg["max_position_embeddings"],
-        cfg["type_vocab_size"],
-        cfg["layer_norm_eps"],
-    )
-    model.load_state_dict(state)
-    return model.eval(), tokenizer
-
-
-def encode_sentences(model: nn.Module, tokenizer, sentences: list[str], max_length: int = 128):
-    """Sentence embeddings (N, D): tokenize with padding, run ``model``, mean-pool, normalise."""
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-    tokenizer.enable_truncation(max_length)
-    enc = tokenizer.encode_batch(sentences)
-    ids = torch.tensor([e.ids for e in enc])
-    mask = torch.tensor([e.attention_mask for e in enc])
-    with torch.no_grad():
-        hidden = model(ids, torch.zeros_like(ids), mask)
-    return mean_pool(hidden, mask)
-
-
-# --------------------------------------------------------------------------------------------
-# The attention-mask explorer (book/01-bert-gpt/attention.md); its JavaScript mirrors
-# visible_keys, and tests/test_bert_gpt_widget.py compares the two in a browser.
-MASK_JS = """
-var T = Math.round(v.length), P = Math.min(Math.round(v.pad), T), causal = v.kind === 'causal';
-var real = [], j, i;
-for (j = 0; j < T; j++) real.push(v.side === 'right' ? j < T - P : j >= P);
-var cell = 'width:1.6em;height:1.6em;text-align:center;border:1px solid #bbb;font-size:0.75em;';
-var html = '<table style="border-collapse:collapse"><tr><td></td>';
-for (j = 0; j < T; j++) html += '<td style="' + cell + 'border:none">' + (real[j] ? 'k' + j : 'pad') + '</td>';
-html += '</tr>';
-var visible = 0, empty = 0, bits = [];
-for (i = 0; i < T; i++) {
-  var row = '', any = false;
-  html += '<tr><td style="' + cell + 'border:none">' + (real[i] ? 'q' + i : 'pad') + '</td>';
-  for (j = 0; j < T; j++) {
-    var ok = real[j] && (!causal || j <= i);
-    row += ok ? '1' : '0';
-    if (ok) { visible++; any = true; }
-    html += '<td style="' + cell + 'background:' + (ok ? '#334' : (real[i] ? '#fff' : '#f3e3e3')) + '"></td>';
-  }
-  if (!any) empty++;
-  bits.push(row);
-  html += '</tr>';
-}
-html += '</table>';
-return html + '<p>' + W.num('attention-mask-visible', visible) + ' of ' + (T * T) +
-  ' (query, key) pairs visible; ' + W.num('attention-mask-empty', empty) +
-  ' query row(s) see no key (attention returns 0 there). Rows: <code>' +
-  W.num('attention-mask-bits', bits.join('/'), bits.join(' / ')) + '</code></p>';
-"""
-
-
-def mask_explorer(kind: str = "causal", length: int = 6, pad: int = 2, side: str = "left"):
-    """A widget: which key (column) each query (row) may attend to, for a chosen mask."""
-    from course.widgets import html_widget, slider, toggle
-
-    return html_widget(
-        "attention-mask",
-        [
-            toggle(
-                "kind",
-                "attention",
-                [("bidirectional (BERT)", "bidirectional"), ("causal (GPT)", "causal")],
-                kind,
-            ),
-            slider("length", "length T", 1, 10, 1, length),
-            slider("pad", "padding tokens", 0, 10, 1, pad),
-            toggle("side", "padding side", [("right", "right"), ("left", "left")], side),
-        ],
-        MASK_JS,
-        fallback="This explorer needs JavaScript; the four matrices on the chapter's first page "
-        "show the same masks.",
-    )

@@ -1,4 +1,6 @@
-"""LLaMA reference model, one file (shapes in every docstring), parameter names as Hugging Face's.
+"""The graded blocks of chapter 03-llama: the LLaMA reference model, parameter names as Hugging Face's.
+
+Shapes in every docstring; also the one definition of the KV-cache size (:func:`kv_cache_bytes`).
 
 B batch, T new tokens, S cached + new tokens, D hidden size, H query heads, G key/value heads,
 Dh head dim, F feed-forward size, V vocabulary. RoPE uses the half-split convention (pairs
@@ -15,7 +17,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course.llama_specs import kv_cache_bytes  # noqa: F401  (the one definition, re-exported)
+
+def kv_cache_bytes(
+    batch: int,
+    seq_len: int,
+    num_key_value_heads: int,
+    head_dim: int,
+    bytes_per: int,
+    num_hidden_layers: int,
+) -> int:
+    """Bytes of a KV cache: 2 (K and V) x B x L x H_kv x D_h x P x N.
+
+    The single definition used by the book, the reference models (``course.llama``,
+    ``course.modern_llms``), the catalogues and the checks.
+    """
+    return 2 * batch * seq_len * num_key_value_heads * head_dim * bytes_per * num_hidden_layers
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Prologue reference code: FLOP counting, a numerically stable softmax, and honest timing."""
+"""The graded blocks of chapter 00-prologue: FLOP counting, a numerically stable softmax, timing."""
 
 from __future__ import annotations
 
