@@ -5,8 +5,9 @@ Architecture (trusted side left, untrusted right)::
     cli ── service.grade_class ── pool ── grading ──(sandbox.wire: JSON + safetensors)── sandbox.child
      │         │                            │   │                                     (student code:
      │         │                            │   └─ sandbox.client (zygote, Session)     rlimits, own uid,
-     │         │                            └─ checks.spec (cases, reference, compare,    hidden paths)
-     │         │                                checks.inject: reference sub-blocks  ◄── callbacks
+     │         │                            └─ checks.runner (reference, compare,        hidden paths)
+     │         │                                checks.spec: declared; checks.inject:  ◄── callbacks
+     │         │                                reference sub-blocks
      │         └─ results (typed) -> result_files: results/<id>.json (resume), grades.csv;
      │            feedback (HTML), gradebook (nbgrader DB)
      ├─ release / sources (jupytext source -> solutions/*.ipynb -> exercises/)

@@ -27,7 +27,8 @@ import time
 from dataclasses import asdict, astuple, dataclass
 
 from autograder import __version__
-from autograder.checks.spec import StudentError, get_check, run_check, seed_for
+from autograder.checks.runner import run_check, seed_for
+from autograder.checks.spec import StudentError, get_check
 from autograder.errors import CourseError, GraderEnvironmentError
 from autograder.layout import hidden_on_purpose
 from autograder.notebooks import Part, SourceNotebook, answer_cells

@@ -198,7 +198,7 @@ def _manifest(course: Course) -> dict:
 
 def _note(check) -> str:
     """The kit's note on a composite: no reference sub-blocks stand in for the student's here."""
-    from autograder.checks.spec import sub_block_checks
+    from autograder.checks.runner import sub_block_checks
 
     subs = sub_block_checks(check)
     return (
@@ -221,7 +221,9 @@ def generated_mark(name: str) -> str:
 
 def snapshot_of(name: str):
     """Run the references of visible check ``name`` on its public cases: a Snapshot."""
-    from autograder.checks.spec import get_check, mistake_outputs, reference_cases, seed_for
+    from autograder.checks.reference import reference_cases
+    from autograder.checks.runner import mistake_outputs, seed_for
+    from autograder.checks.spec import get_check
     from coursekit.snapshot import SnapCase, Snapshot
 
     check = get_check(name)

@@ -24,13 +24,8 @@ import torch
 if not torch.cuda.is_available():  # before Triton is first imported: kernels run interpreted
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-from autograder.checks.spec import (  # noqa: E402
-    Check,
-    InKernelExecutor,
-    get_check,
-    run_check,
-    seed_for,
-)
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import Check, get_check  # noqa: E402
 from autograder.layout import Course  # noqa: E402
 from autograder.notebooks import check_calls, load_source  # noqa: E402
 

@@ -197,7 +197,8 @@ def secret(request, monkeypatch):
 def outcome(name: str, obj):
     """Run check ``name`` against ``obj`` in this process, at the check's seed under the test's
     class secret (see the ``secret`` fixture)."""
-    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+    from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+    from autograder.checks.spec import get_check
 
     return run_check(get_check(name), InKernelExecutor(obj), seed_for(name, "", CLASS_SECRET))
 
@@ -254,7 +255,9 @@ def assert_crosses_the_sandbox(name: str, secret: str = "", answers: bool = True
     with ``answers``, the reference's answer to each case without ``init`` comes back unchanged."""
     import torch
 
-    from autograder.checks.spec import call_target, get_check, seed_for
+    from autograder.checks.calling import call_target
+    from autograder.checks.runner import seed_for
+    from autograder.checks.spec import get_check
     from autograder.sandbox.wire import decode_case, encode_case, encode_outcome
     from coursekit.values import decode
 

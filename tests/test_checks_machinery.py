@@ -9,14 +9,9 @@ import torch
 from torch import nn
 
 import autograder.chapters.llama as L
-from autograder.checks.spec import (
-    REGISTRY,
-    InKernelExecutor,
-    get_check,
-    reference_state,
-    run_check,
-    seed_for,
-)
+from autograder.checks.reference import reference_state
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import REGISTRY, get_check
 from course import llama as ref
 
 
@@ -171,7 +166,8 @@ def test_triton_part_is_graded_on_launched_kernels():
     for label, (source, should_pass) in TRITON_SOURCES.items():
         code = (
             source
-            + "from autograder.checks.spec import get_check, run_check, InKernelExecutor, seed_for\n"
+            + "from autograder.checks.spec import get_check\n"
+            + "from autograder.checks.runner import run_check, InKernelExecutor, seed_for\n"
             "r = run_check(get_check('llama.rmsnorm_triton.visible'), InKernelExecutor("
             "rmsnorm_triton), seed_for('x'))\n"
             "print('PASSED' if r.passed else 'FAILED', r.message)\n"

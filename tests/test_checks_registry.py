@@ -14,14 +14,8 @@ import torch
 import yaml
 from conftest import ROOT
 
-from autograder.checks.spec import (
-    REGISTRY,
-    InKernelExecutor,
-    get_check,
-    load_all_checks,
-    run_check,
-    seed_for,
-)
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import REGISTRY, get_check, load_all_checks
 from autograder.layout import Course
 from autograder.notebooks import check_calls, load_source
 from autograder.validate import solution_namespace

@@ -159,7 +159,8 @@ def fit_chinchilla_with_autograd(n, d, loss):
 def test_a_chinchilla_fit_with_autograd_gradients_passes(secret, student):
     """The contract's procedure with another gradient and another Huber: full marks, also for
     students whose hidden data once stopped the finite-difference version early."""
-    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+    from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+    from autograder.checks.spec import get_check
 
     seed = seed_for("scaling.fit_chinchilla", student, secret)
     result = run_check(

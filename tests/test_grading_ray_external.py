@@ -72,7 +72,8 @@ def _digests(out: Path) -> dict[str, list[str]]:
 def _digests_here(student: str, secret: str) -> list[str]:
     """The digests the probe student's check shows when run in this process with ``secret``
     (the same seed rule as the grader's settings)."""
-    from autograder.checks.spec import InKernelExecutor, get_check, run_check
+    from autograder.checks.runner import InKernelExecutor, run_check
+    from autograder.checks.spec import get_check
     from autograder.grading import GradeSettings
 
     namespace: dict = {}

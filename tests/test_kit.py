@@ -179,7 +179,8 @@ def test_kit_feedback_is_the_courses_visible_feedback():
     reference sub-blocks the same message, named mistake included. The snapshots come from another
     machine than this one (a fresh clone): the words must be equal, the numbers close
     (``conftest.feedback_differences``), never their printed digits."""
-    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+    from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+    from autograder.checks.spec import get_check
     from coursekit import replay
 
     named = 0
@@ -368,7 +369,9 @@ def test_kit_holds_no_hidden_case_inputs():
     draw alike (padding masks, position tables, the mel filter bank) are public structure."""
     from safetensors.torch import load_file
 
-    from autograder.checks.spec import get_check, reference_cases, seed_for
+    from autograder.checks.reference import reference_cases
+    from autograder.checks.runner import seed_for
+    from autograder.checks.spec import get_check
 
     stored: set[str] = set()
     for path in (ROOT / "kit" / "src" / "coursekit" / "snapshots").glob("*.safetensors"):

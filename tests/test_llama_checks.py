@@ -11,7 +11,8 @@ from conftest import ROOT
 from torch import nn
 
 import autograder.chapters.llama as L
-from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import get_check
 from autograder.validate import solution_namespace
 from course import llama as ref
 

@@ -16,7 +16,8 @@ from autograder.checks.inject import (
     inject,
     matching_paths,
 )
-from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import get_check
 
 
 class EpsOutsideNorm(torch.nn.Module):

@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+from autograder.checks.spec import get_check
 from course import prologue as ref
 
 
@@ -180,7 +181,7 @@ def test_right_variants_pass(name, fn):
 
 
 def test_class_secret_changes_inputs_per_student(monkeypatch):
-    from autograder.checks.spec import seed_for
+    from autograder.checks.runner import seed_for
 
     monkeypatch.setenv("AUTOGRADER_SECRET", "ignored: the seed reads no environment")
     public = seed_for("prologue.softmax")

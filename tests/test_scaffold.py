@@ -63,7 +63,7 @@ def test_scaffolded_chapter_passes_its_own_checks(course_copy, tmp_path):
         "import sys; sys.path[:0] = [{root!r}]\n"
         "import course, autograder.chapters as ac\n"
         "course.__path__.insert(0, {course!r}); ac.__path__.insert(0, {chapters!r})\n"
-        "from autograder.checks.spec import check\n"
+        "from autograder.checks.runner import check\n"
         "from course import template_probe as ref\n"
         "check('template_probe.scale', ref.scale)\n"
         "check('template_probe.scale.visible', ref.scale)\n"

@@ -21,7 +21,7 @@ reported as not run):
 2. ``validate``: ``validate --all`` in this process, on CUDA: every source notebook's solution
    passes every check its test cells call (full marks), the released stub fails them (zero), and
    every named mistake of every hidden check fails and is named (the machinery of
-   ``tests/test_checks_registry.py``: ``autograder.checks.spec`` and ``autograder.validate``).
+   ``tests/test_checks_registry.py``: ``autograder.checks.runner`` and ``autograder.validate``).
 3. ``sweep``: ``autograder.validate.sweep`` over 2 class secrets x student ids.
 4. ``triton``: every Triton kernel (``course/`` and the solutions' graded kernels), compiled for
    the GPU here and run through Triton's interpreter on the same inputs in a child process (Triton
@@ -450,7 +450,8 @@ def load_checks() -> tuple[dict, list[dict]]:
 
 
 def _run(name: str, obj: Any, salt: str, check=None) -> tuple[bool, str]:
-    from autograder.checks.spec import InKernelExecutor, get_check, run_check, seed_for
+    from autograder.checks.runner import InKernelExecutor, run_check, seed_for
+    from autograder.checks.spec import get_check
 
     check = check or get_check(name)
     result = run_check(check, InKernelExecutor(obj), seed_for(name, salt))
@@ -643,7 +644,8 @@ def triton_jobs(ctx: Context) -> list[dict]:
                 "tol": (1e-2, 1e-2) if ctx.device == "cuda" else (1e-5, 2e-5),
             }
         )
-    from autograder.checks.spec import reference_cases, seed_for
+    from autograder.checks.reference import reference_cases
+    from autograder.checks.runner import seed_for
     from autograder.validate import used_checks
     from coursekit.calls import _first_tensor
     from coursekit.compare import DEFAULT_TOL

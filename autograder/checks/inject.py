@@ -126,7 +126,7 @@ class _RemoteCall(torch.autograd.Function):
 
 
 def _remote_forward(channel: Channel, path: str, module: torch.nn.Module) -> Callable:
-    own_forward = module.forward  # the student's own (or a refusal, see spec.refuse_hung)
+    own_forward = module.forward  # the student's own (or a refusal, see calling.refuse_hung)
     names = [n for n, _ in module.named_parameters()] + [n for n, _ in module.named_buffers()]
 
     def forward(*args, **kwargs):

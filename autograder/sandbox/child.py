@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
+from autograder.checks.calling import call_target
 from autograder.checks.inject import InjectionError
-from autograder.checks.spec import call_target
 from autograder.sandbox import limits as limits_mod
 from autograder.sandbox import protocol
 from autograder.sandbox.wire import MAX_REQUEST, encode_outcome, read_run_request

@@ -1,8 +1,8 @@
 """Calling a student's function or class on one case, and comparing outcomes.
 
 Shared by the student kit (``coursekit.check``, which replays snapshots) and the hardened grader
-(``autograder.checks.spec``, whose sandboxed child calls the student's code with the same
-function). Nothing here knows a reference implementation.
+(``autograder.checks.calling``, with which the sandboxed child calls the student's code).
+Nothing here knows a reference implementation.
 """
 
 from __future__ import annotations

@@ -1,0 +1,140 @@
+"""Running a check: every case of the reference against an executor (the student's object here,
+or the sandbox), the comparison within tolerance, the named mistake the student's output matches,
+and the per-check seed; ``check`` is the in-kernel entry point of notebook test cells."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from autograder.checks.calling import call_target
+from autograder.checks.inject import LocalChannel, SubmoduleServer, inject
+from autograder.checks.reference import reference_cases
+from autograder.checks.spec import Check, Executor, default_device, get_check
+from coursekit.calls import Case, Outcome, StudentError, compare_case, matching_mistake, run_student
+from coursekit.compare import diagnose
+
+
+def seed_for(check_name: str, salt: str = "", secret: str = "") -> int:
+    """Per-check seed, a function of its arguments only. With a class ``secret`` (the instructor's,
+    read once by the CLI and carried in the grading settings, never in ``os.environ``) the hidden
+    inputs cannot be predicted from the public repository; ``salt`` (the student id) varies them
+    per student. Without a secret this is the public seed the kit's snapshots use."""
+    digest = hashlib.sha256(f"{secret}|{salt}|{check_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**62 - 1)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+    cases_run: int
+
+
+def run_check(
+    check: Check, executor: Executor, seed: int, device: str | None = None
+) -> CheckResult:
+    """Run every case of ``check``; stop at the first failure and explain it."""
+    device = device or default_device()
+    n = 0
+    for case, state, cot, expected in reference_cases(check, seed, device):
+        n += 1
+        server = None
+        if check.submodules and case.inject and case.init is not None:
+            server = SubmoduleServer(check.submodules, case.init)
+        try:
+            if server is None:
+                got = executor.run(check.target, case, state, cot)
+            else:
+                got = executor.run(check.target, case, state, cot, server=server)
+        except StudentError as exc:
+            return CheckResult(check.name, False, f"[{case.label}] {exc}{_injected(check)}", n)
+        msg = _compare(check, case, expected, got)
+        if msg:
+            hint = _misconception(check, case, state, got, expected)
+            return CheckResult(
+                check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
+            )
+    return CheckResult(check.name, True, f"{n} cases passed{_injected(check)}", n)
+
+
+def sub_block_checks(check: Check) -> str:
+    """The checks of a composite's graded sub-blocks, comma-separated ("" for a plain block)."""
+    return ", ".join(sorted({s.check.removesuffix(".visible") for s in check.submodules.values()}))
+
+
+def _injected(check: Check) -> str:
+    """The feedback's note on a composite graded with reference sub-blocks."""
+    subs = sub_block_checks(check)
+    return (
+        f" (graded with the reference {subs} in place of your sub-blocks: their mistakes count in "
+        "their own parts only)"
+        if subs
+        else ""
+    )
+
+
+def _compare(check: Check, case: Case, expected: Outcome, got: Outcome) -> str | None:
+    return compare_case(case, expected, got, check.tol, check.compare, check.must_launch_triton)
+
+
+def mistake_outputs(
+    check: Check, case: Case, state, expected: Outcome
+) -> Iterator[tuple[str, list[Any]]]:
+    """(label, outputs) of each named mistake on ``case`` whose outputs differ from the
+    reference's (a mistake indistinguishable from the right answer on this case says nothing)."""
+    for label, variant in check.misconceptions.items():
+        try:
+            wrong = call_target(
+                variant,
+                Case(case.label, case.steps, case.init, (), False, "cpu", case.dtype),
+                state,
+                None,
+            )
+        except Exception:  # a variant that cannot run on this case says nothing
+            continue
+        if all(diagnose(w, e, check.tol) is None for w, e in zip(wrong.outputs, expected.outputs)):
+            continue  # indistinguishable from the right answer on this case
+        yield label, wrong.outputs
+
+
+def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outcome) -> str:
+    """The named mistake whose output the student's matches, if any (see ``mistake_outputs``)."""
+    return matching_mistake(mistake_outputs(check, case, state, expected), got, check.tol)
+
+
+class InKernelExecutor:
+    """Calls the student's object directly, in the caller's process (not authoritative)."""
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def run(self, target, case, state, cotangent, server=None) -> Outcome:
+        on_module = None
+        if server is not None:
+            channel = LocalChannel(server)
+
+            def on_module(module: torch.nn.Module) -> None:
+                inject(module, server.patterns, channel)
+
+        return run_student(self.obj, case, state, cotangent, on_module=on_module)
+
+
+def check(name: str, obj: Any) -> None:
+    """Run check ``name`` against ``obj`` here, raising AssertionError with a diagnosis on failure."""
+    spec = get_check(name)
+    result = run_check(spec, InKernelExecutor(obj), seed_for(name))
+    if not result.passed:
+        raise AssertionError(f"{name}: {result.message}")
+    extra = (
+        " These are the visible checks; the grader runs more cases (other shapes, dtypes, "
+        "gradients, edge cases) with inputs you cannot see."
+        if spec.visible
+        else ""
+    )
+    print(f"{name}: {result.message}.{extra}")
