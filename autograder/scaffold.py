@@ -54,7 +54,8 @@ def planned_files(course: Course, names: ChapterNames) -> dict[Path, str]:
     r, c, s = course.root, names.chapter, names.slug
     return {
         r / "book" / c / "index.md": "index.md",
-        r / "course" / f"{s}.py": "reference.py",
+        r / "course" / s / "__init__.py": "course_init.py",
+        r / "course" / s / "blocks.py": "course_blocks.py",
         r / "autograder" / "chapters" / s / "__init__.py": "checks_init.py",
         r / "autograder" / "chapters" / s / "scale.py": "checks_block.py",
         r / "solutions" / c / f"{s}.py": "notebook.py",

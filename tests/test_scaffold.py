@@ -28,7 +28,8 @@ def test_new_chapter_creates_every_file_and_a_toc_entry_in_order(course_copy):
     rel = {str(p.relative_to(course_copy.root)) for p in written}
     assert rel == {
         "book/05-demo-chapter/index.md",
-        "course/demo_chapter.py",
+        "course/demo_chapter/__init__.py",
+        "course/demo_chapter/blocks.py",
         "autograder/chapters/demo_chapter/__init__.py",
         "autograder/chapters/demo_chapter/scale.py",
         "solutions/05-demo-chapter/demo_chapter.py",

@@ -1,5 +1,4 @@
-"""Shared by the BERT/GPT checks: random helpers, the visible/hidden registration pair, and the
-map of graded sub-blocks inside composite blocks.
+"""Shared by the BERT/GPT checks: random helpers and the map of graded sub-blocks inside composite blocks.
 
 The student-facing contracts are the reference's own signatures (course/bert_gpt/blocks.py, proven
 against torch and Hugging Face in tests/test_bert_gpt_oracles.py), so the references are

@@ -1,4 +1,4 @@
-"""Shared by the foundation-model checks: random helpers and the visible/hidden registration pair.
+"""Shared by the foundation-model checks: random helpers.
 
 The student-facing contracts are the references' own signatures (course/foundation/, proven
 against open_clip, Hugging Face and openai-whisper in tests/test_foundation_oracles.py).

@@ -1,5 +1,4 @@
-"""Shared by the LLaMA checks: contract adapters over the reference, random helpers, the
-visible/hidden registration pair.
+"""Shared by the LLaMA checks: contract adapters over the reference and random helpers.
 
 The student-facing contracts use plain keyword arguments; the adapters build the reference
 (course/llama/blocks.py, proven against Hugging Face in tests/) with the same signatures. Parameter names

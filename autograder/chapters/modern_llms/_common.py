@@ -1,5 +1,4 @@
-"""Shared by the modern-LLM checks: contract adapters over the reference, random helpers, the
-visible/hidden registration pair.
+"""Shared by the modern-LLM checks: contract adapters over the reference and random helpers.
 
 The student-facing contracts use plain keyword arguments; the adapters build the reference
 (course/modern_llms/blocks.py, proven against Hugging Face in tests/test_modern_llms_oracles.py) with the

@@ -1,4 +1,4 @@
-"""Helpers shared by the scaling checks: seeded RNG, GPT configurations, the visible/hidden pair."""
+"""Helpers shared by the scaling checks: seeded RNG and GPT configurations."""
 
 from __future__ import annotations
 

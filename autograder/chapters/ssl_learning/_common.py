@@ -1,5 +1,5 @@
-"""Shared by the chapter 05-ssl checks: seeded random helpers, the visible/hidden registration
-pair, and a comparison that names a missing stop-gradient.
+"""Shared by the chapter 05-ssl checks: seeded random helpers and a comparison that names a
+missing stop-gradient.
 
 The student-facing contracts are the reference's own signatures (course/ssl_learning/blocks.py, proven
 against Hugging Face ViTMAE, F.unfold, F.cross_entropy, nn.BatchNorm1d and float64 loops in

@@ -1,4 +1,4 @@
-"""Helpers shared by the tokenization checks: seeded RNG, text samples, the visible/hidden pair."""
+"""Helpers shared by the tokenization checks: seeded RNG and text samples."""
 
 from __future__ import annotations
 

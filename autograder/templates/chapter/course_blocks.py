@@ -1,4 +1,4 @@
-"""Reference implementations for chapter {chapter} ({title}).
+"""The graded blocks of chapter {chapter} ({title}): reference implementations.
 
 Each block states its shapes and is proven against an independent oracle in
 ``tests/test_{slug}_oracles.py``; the checks in ``autograder/chapters/{slug}/`` grade students against it.
