@@ -15,9 +15,6 @@ book folder): ``solutions/02-scaling-laws/scaling.py`` <-> ``course/scaling/`` <
 A chapter may add modules named for their job (``llama/triton_rmsnorm.py``, ``foundation/tiny_clip.py``,
 ``tokenization/corpora.py``). Shared by several chapters: :mod:`course.widgets` (the widget runtime),
 :mod:`course.roofline` (device measurements), :mod:`course.schedules` (learning-rate schedules).
-Old module names the book's pages import (``course.llama_specs``, ``course.smollm2``,
-``course.foundation.viewer``, ``course.foundation.whisper_weights``, ``course.tokenization.viewer``)
-are the new modules under a second name.
 
 The book pages import these to make their figures; the autograder compares students' code against
 them; tests/ proves them right against independent oracles.

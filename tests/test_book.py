@@ -421,7 +421,7 @@ def check_rope_explorer(drv) -> None:
 
 
 def check_kv_cache(drv) -> None:
-    """Bytes equal course.llama_specs.kv_cache_bytes for every model and every control."""
+    """Bytes equal course.llama.catalogue.kv_cache_bytes for every model and every control."""
     from course.llama.catalogue import BY_NAME, kv_cache_bytes
 
     def heads(spec, attention):

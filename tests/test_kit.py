@@ -453,7 +453,6 @@ def test_only_what_the_snapshots_use_stales_the_kit(tmp_path):
         "course/modern_llms/widgets.py",
         "course/foundation/widgets.py",
         "course/tokenization/widgets.py",
-        "course/llama_specs.py",
     ]
     for name in unused:
         _touch(tmp_path / name)

@@ -67,7 +67,7 @@ def test_real_asserts_are_not_reported(line):
         import math
         import os
         from course import other, ref
-        from course.llama_specs import ffn_hidden_size
+        from course.llama.catalogue import ffn_hidden_size
 
         def test_it(x, y, f, g):
             {line}

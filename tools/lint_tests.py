@@ -10,7 +10,7 @@ Reads each ``tests/**/*.py`` as an AST (nothing is imported or run) and reports:
 * ``same on both sides``: a comparison whose two sides are the same expression, names resolved
   through the file's imports and re-exports inside the repository
   (``llama.kv_cache_bytes(3) == kv_cache_bytes(3)`` where ``course.llama`` re-exports the one
-  ``course.llama_specs.kv_cache_bytes``);
+  ``course.llama.catalogue.kv_cache_bytes``);
 * ``imported``: ``assert <name>`` or ``assert <name> is not None`` where the file binds ``<name>``
   only by ``import`` (an imported module or object is never None);
 * ``no check``: a ``test_*`` function with no assert, no ``pytest.raises``/``warns``/``fail``, no

