@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 AUDIT = ROOT / "book" / "_audit"
 HEADER = ["page", "claim", "source", "verdict", "note"]
 VERDICTS = {"correct", "fixed", "stands"}
+#: the bibliography's own audit (labels, author lists, titles)
+BIBLIOGRAPHY_AUDIT = AUDIT / "bibliography.csv"
 
 
 def chapter_pages() -> list[str]:
@@ -36,10 +38,8 @@ def audit_file(page: str) -> Path:
     return AUDIT / chapter / f"{name}.csv"
 
 
-@pytest.mark.parametrize("page", chapter_pages())
-def test_every_chapter_page_has_its_audit(page):
-    path = audit_file(page)
-    assert path.is_file(), f"{page}.md has no audit: add {path.relative_to(ROOT)} (see issue 25)"
+def assert_well_formed(path: Path, page: str) -> None:
+    """``path`` holds checked claims of ``page``: the header, then complete rows."""
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
     assert rows and rows[0] == HEADER, f"{path.name}: the header must be {','.join(HEADER)}"
@@ -48,16 +48,31 @@ def test_every_chapter_page_has_its_audit(page):
         where = f"{path.relative_to(ROOT)}:{number}"
         assert len(row) == len(HEADER), f"{where}: {len(row)} fields, not {len(HEADER)}"
         record = dict(zip(HEADER, row))
-        assert record["page"] == f"{page}.md", f"{where}: the row names {record['page']!r}"
+        assert record["page"] == page, f"{where}: the row names {record['page']!r}, not {page!r}"
         assert record["claim"].strip() and record["source"].strip(), f"{where}: claim and source"
         assert record["verdict"] in VERDICTS, f"{where}: verdict {record['verdict']!r}"
         if record["verdict"] == "stands":
             assert record["note"].strip(), f"{where}: a claim that stands says why in its note"
 
 
+@pytest.mark.parametrize("page", chapter_pages())
+def test_every_chapter_page_has_its_audit(page):
+    path = audit_file(page)
+    assert path.is_file(), f"{page}.md has no audit: add {path.relative_to(ROOT)} (see issue 25)"
+    assert_well_formed(path, f"{page}.md")
+
+
+def test_the_bibliography_audit_is_well_formed():
+    assert_well_formed(BIBLIOGRAPHY_AUDIT, "book/bibliography.md")
+
+
 def test_no_audit_file_names_a_page_that_is_gone():
     pages = {audit_file(p) for p in chapter_pages()}
-    orphans = sorted(str(p.relative_to(ROOT)) for p in AUDIT.rglob("*.csv") if p not in pages)
+    orphans = sorted(
+        str(p.relative_to(ROOT))
+        for p in AUDIT.rglob("*.csv")
+        if p not in pages | {BIBLIOGRAPHY_AUDIT}
+    )
     assert not orphans, f"audit files of no page in _toc.yml: {orphans}"
 
 
