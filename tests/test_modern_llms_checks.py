@@ -20,7 +20,7 @@ from autograder.checks.spec import REGISTRY
 NAMES = sorted(n for n in REGISTRY if n.startswith("modern_llms."))
 
 
-def test_seven_blocks_each_with_visible_and_hidden_checks():
+def test_nine_blocks_each_with_visible_and_hidden_checks():
     blocks = {n.split(".")[1] for n in NAMES}
     assert blocks == {
         "moe",
@@ -30,6 +30,8 @@ def test_seven_blocks_each_with_visible_and_hidden_checks():
         "rolling_cache",
         "qk_norm",
         "post_norm",
+        "nope_layers",
+        "nope_attention",
     }
     assert all(f"modern_llms.{b}.visible" in REGISTRY for b in blocks)
     assert {s.check for s in SUBMODULES.values()} <= set(NAMES)
@@ -140,6 +142,25 @@ class PostNormFunctional(C.PostNormBlock):
         return h + F.rms_norm(self.mlp(h), (x.shape[-1],), n2.weight, n2.eps)
 
 
+def nope_layers_modulo(num_layers, interval=4):
+    """The rule read off the positions 1..L: position i + 1 a multiple of interval = NoPE."""
+    return [bool((i + 1) % interval) for i in range(num_layers)]
+
+
+class NoPEByIdentityRotation(C.NoPEAttention):
+    """A NoPE layer as the LLaMA layer given the identity rotation (cos = 1, sin = 0), through
+    torch's fused attention (the way course.modern_llms.NoPELlamaModel calls its layers)."""
+
+    fused = True
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        if not self.use_rope:
+            cos, sin = torch.ones_like(cos), torch.zeros_like(sin)
+        t = x.shape[1]
+        mask = C.llama.causal_mask(t, t, attention_mask, x.device)
+        return C.llama.LlamaAttention.forward(self, x, cos, sin, mask)
+
+
 ALTERNATIVES = [
     ("modern_llms.moe", DenseMoE),
     ("modern_llms.load_balancing", balancing_bincount),
@@ -148,6 +169,8 @@ ALTERNATIVES = [
     ("modern_llms.rolling_cache", HistoryCache),
     ("modern_llms.qk_norm", FusedQKNorm),
     ("modern_llms.post_norm", PostNormFunctional),
+    ("modern_llms.nope_layers", nope_layers_modulo),
+    ("modern_llms.nope_attention", NoPEByIdentityRotation),
 ]
 
 
@@ -181,3 +204,14 @@ def test_one_mistake_one_deduction_post_norm_is_graded_with_the_reference_attent
     assert not outcome("modern_llms.qk_norm", _NormAfterRope).passed
     result = outcome("modern_llms.post_norm", PostNormWithWrongAttention)
     assert result.passed, result.message
+
+
+def test_one_mistake_one_deduction_nope_attention_takes_its_flag_not_the_rule():
+    """The attention is graded on the flag it is given: a wrong layer rule (part 8) leaves part 9
+    whole, and the rule's check sees no attention."""
+    from autograder.chapters.modern_llms.nope import _off_by_one
+
+    assert not outcome("modern_llms.nope_layers", _off_by_one).passed
+    assert REGISTRY["modern_llms.nope_attention"].submodules == {}
+    cases = REGISTRY["modern_llms.nope_attention"].cases(torch.Generator().manual_seed(0), "cpu")
+    assert {c.init["use_rope"] for c in cases} == {True, False}

@@ -1,4 +1,4 @@
-"""The modern-LLM assignment through the hardened grader: a full solution scores 14/14, the
+"""The modern-LLM assignment through the hardened grader: a full solution scores 17/17, the
 unanswered release 0; known mistakes lose points only in their own block, with the mistake named
 (conftest.grade_mistakes)."""
 
@@ -12,7 +12,7 @@ def test_modern_llms_class(tmp_path):
         tmp_path,
         "07-modern-llms",
         "modern_llms.ipynb",
-        14,
+        17,
         [
             Mistake(  # block 4: the window admits w + 1 keys
                 "window_plus_one",
@@ -50,6 +50,18 @@ def test_modern_llms_class(tmp_path):
                 ],
                 "test_qk_norm",
                 "after RoPE",
+            ),
+            Mistake(  # block 9: RoPE in every layer, the flag ignored
+                "rope_everywhere",
+                "nope_attention",
+                [
+                    (
+                        "if self.use_rope:  # a NoPE layer skips this line and nothing else",
+                        "if True:",
+                    )
+                ],
+                "test_nope_attention",
+                "whatever use_rope says",
             ),
         ],
     )

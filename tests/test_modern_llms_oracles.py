@@ -1,8 +1,8 @@
 """Chapter 07-modern-llms: the references against independent oracles (never against themselves).
 
-Hugging Face ``transformers`` modules (Mixtral, DeepSeek-V2/V3, Qwen3, OLMo 2, Mistral) are built
-from small random configs, our weights are copied into them, and the outputs must agree; the
-window mask is also compared with transformers' own mask function and torch's SDPA.
+Hugging Face ``transformers`` modules (Mixtral, DeepSeek-V2/V3, Qwen3, OLMo 2, Mistral, SmolLM3)
+are built from small random configs, our weights are copied into them, and the outputs must agree;
+the window mask is also compared with transformers' own mask function and torch's SDPA.
 """
 
 from __future__ import annotations
@@ -356,6 +356,58 @@ def test_nope_model_matches_smollm3(layers, interval):
         cache = ours.new_cache()  # the NoPE model decodes with the ordinary cache
         steps = [ours(ids[:, :5], cache)] + [ours(ids[:, i : i + 1], cache) for i in range(5, 9)]
         torch.testing.assert_close(torch.cat(steps, 1), hf(ids).logits, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layers", [1, 3, 4, 8, 36])
+@pytest.mark.parametrize("interval", [1, 2, 3, 4, 5, 40])
+def test_nope_layers_match_smollm3_config(layers, interval):
+    """SmolLM3Config's no_rope_layers (1 = RoPE, 0 = NoPE), as bools."""
+    from transformers import SmolLM3Config
+
+    hf_cfg = SmolLM3Config(
+        num_hidden_layers=layers, no_rope_layer_interval=interval, pad_token_id=0
+    )
+    assert ref.nope_layers(layers, interval) == [bool(r) for r in hf_cfg.no_rope_layers]
+    assert ref.nope_layers(layers) == [
+        bool(r) for r in SmolLM3Config(num_hidden_layers=layers, pad_token_id=0).no_rope_layers
+    ]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("layer_idx", [2, 3])  # interval 4: layer 2 uses RoPE, layer 3 does not
+def test_nope_attention_matches_smollm3_attention(layer_idx, padded, fused):
+    from transformers import SmolLM3Config
+    from transformers.models.smollm3.modeling_smollm3 import SmolLM3Attention
+
+    hf_cfg = SmolLM3Config(
+        hidden_size=24, num_attention_heads=6, num_key_value_heads=2, intermediate_size=20,
+        num_hidden_layers=4, no_rope_layer_interval=4, use_sliding_window=False,
+        attention_bias=False, pad_token_id=0,
+    )  # fmt: skip
+    hf_cfg._attn_implementation = "sdpa"
+    use_rope = ref.nope_layers(4)[layer_idx]
+    ours = _randomise(ref.NoPEAttention(_our_cfg(), layer_idx, use_rope), 25)
+    ours.fused = fused
+    hf = SmolLM3Attention(hf_cfg, layer_idx).eval()
+    assert hf.use_rope == use_rope
+    hf.load_state_dict(ours.state_dict(), strict=True)
+    x, cos, sin, mask = _inputs()
+    real = torch.ones(2, 7, dtype=torch.bool)
+    if padded:  # the first row left-padded by 3: its padded queries' outputs are unspecified
+        real[0, :3] = False
+        mask = mask & real[:, None, None, :]
+    x.requires_grad_(True)
+    got = ours(x, cos, sin, mask)
+    want = hf(x, (cos, sin), mask)[0]
+    torch.testing.assert_close(got[real], want[real])
+    cot = torch.randn(got.shape, generator=_gen(26)) * real[..., None]
+    (g_ours,) = torch.autograd.grad(got, x, cot)
+    (g_hf,) = torch.autograd.grad(want.nan_to_num(0.0), x, cot)
+    torch.testing.assert_close(g_ours, g_hf)
+    # the flag matters: the other kind of layer gives another answer (after position 0)
+    ours.use_rope = not use_rope
+    assert not torch.allclose(ours(x, cos, sin, mask)[:, 1:], got[:, 1:], atol=1e-3)
 
 
 # --- Gemma 3: QK-norm and a sliding window in one layer -----------------------------------------

@@ -2055,6 +2055,52 @@ def test_modern_llms_post_norm_hugging_face_olmo2(secret):
     passes("modern_llms.post_norm", PostNormBlock)
 
 
+def test_modern_llms_nope_layers_hugging_face_smollm3_config(secret):
+    # huggingface/transformers models/smollm3/configuration_smollm3.py, SmolLM3Config.__post_init__
+    # (no_rope_layers); adapted: its 1/0 ints as the contract's bools
+    from transformers import SmolLM3Config
+
+    def nope_layers(num_layers, interval=4):
+        cfg = SmolLM3Config(
+            num_hidden_layers=num_layers, no_rope_layer_interval=interval, pad_token_id=0
+        )
+        return [bool(r) for r in cfg.no_rope_layers]
+
+    passes("modern_llms.nope_layers", nope_layers)
+
+
+def test_modern_llms_nope_attention_hugging_face_smollm3(secret):
+    from transformers import SmolLM3Config
+    from transformers.models.smollm3.modeling_smollm3 import SmolLM3Attention
+
+    class NoPEAttention(SmolLM3Attention):
+        """huggingface/transformers SmolLM3Attention (the library's class, eager attention);
+        adapted: the contract's constructor (the flag set through no_rope_layers of a one-layer
+        config), forward(x, cos, sin, attention_mask) with the 4-D mask create_causal_mask would
+        make."""
+
+        def __init__(self, hidden_size, num_heads, num_kv_heads, use_rope=True):
+            config = SmolLM3Config(
+                hidden_size=hidden_size,
+                num_attention_heads=num_heads,
+                num_key_value_heads=num_kv_heads,
+                num_hidden_layers=1,
+                no_rope_layers=[int(use_rope)],
+                use_sliding_window=False,
+                attention_bias=False,
+                pad_token_id=0,
+            )
+            config._attn_implementation = "eager"
+            super().__init__(config, layer_idx=0)
+
+        def forward(self, x, cos, sin, attention_mask=None):
+            t = x.shape[1]
+            mask = _additive_mask(t, t, attention_mask, x.dtype, x.device)
+            return super().forward(x, (cos, sin), mask)[0]
+
+    passes("modern_llms.nope_attention", NoPEAttention)
+
+
 # =================================================================================================
 # blocks without a well-known public implementation of their contract
 # =================================================================================================

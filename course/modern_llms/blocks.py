@@ -336,6 +336,28 @@ class SlidingWindowLlamaForCausalLM(LlamaForCausalLM):
         return super().new_cache()
 
 
+def nope_layers(num_layers: int, interval: int = 4) -> list[bool]:
+    """Which layers use RoPE (True) and which none (False, NoPE), as ``SmolLM3Config``'s
+    ``no_rope_layers`` (which holds 1 for a RoPE layer despite its name): layer i is a NoPE layer
+    when ``(i + 1) % interval == 0``, i.e. layers interval - 1, 2 * interval - 1, ... (0-based)."""
+    return [(i + 1) % interval != 0 for i in range(num_layers)]
+
+
+class NoPEAttention(LlamaAttention):
+    """LLaMA attention that rotates queries and keys only when ``use_rope`` (SmolLM3Attention's
+    ``use_rope``); a NoPE layer (``use_rope=False``) attends by content, its causal mask kept."""
+
+    def __init__(self, config: LlamaConfig, layer_idx: int = 0, use_rope: bool = True):
+        super().__init__(config, layer_idx)
+        self.use_rope = use_rope
+
+    def forward(self, x, cos, sin, mask=None, cache=None):
+        """As :meth:`LlamaAttention.forward`; cos/sin are ignored when ``use_rope`` is False."""
+        if not self.use_rope:  # the identity rotation: apply_rope(q, 1, 0) is q exactly
+            cos, sin = torch.ones_like(cos), torch.zeros_like(sin)
+        return super().forward(x, cos, sin, mask, cache)
+
+
 class NoPELlamaModel(LlamaModel):
     """LLaMA where every ``interval``-th layer (layers interval-1, 2*interval-1, ...) uses no
     positional encoding (NoPE), as SmolLM3 (``no_rope_layer_interval = 4``); the others use RoPE.
@@ -345,7 +367,7 @@ class NoPELlamaModel(LlamaModel):
 
     def __init__(self, config: LlamaConfig, interval: int = 4):
         super().__init__(config)
-        self.use_rope = [(i + 1) % interval != 0 for i in range(config.num_hidden_layers)]
+        self.use_rope = nope_layers(config.num_hidden_layers, interval)
 
     def forward(self, input_ids, cache=None, attention_mask=None):
         b, t = input_ids.shape

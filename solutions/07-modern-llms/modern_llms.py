@@ -12,12 +12,13 @@
 # ---
 
 # %% [markdown]
-# # Modern LLM variants: mixture of experts, latent attention, windows, QK-norm, post-norm
+# # Modern LLM variants: mixture of experts, latent attention, windows, QK-norm, post-norm, NoPE
 #
 # You will build the pieces that distinguish 2024-2025 open models from the LLaMA of chapter 3:
 # a mixture-of-experts layer and its load-balancing loss (Mixtral, DeepSeek, Qwen3-MoE),
 # DeepSeek's multi-head latent attention, a sliding-window mask with a rolling KV cache (Mistral,
-# Gemma 2/3), attention with QK-norm (Qwen3, Gemma 3, OLMo 2) and OLMo 2's post-norm block.
+# Gemma 2/3), attention with QK-norm (Qwen3, Gemma 3, OLMo 2), OLMo 2's post-norm block and
+# SmolLM3's NoPE layers (attention without RoPE in every fourth layer).
 #
 # The chapter-3 building blocks are **given** in the setup cell (`RMSNorm`, `rope_cos_sin`,
 # `apply_rope`, `SwiGLU`): use them. Parameter names follow Hugging Face (`gate_proj`,
@@ -601,4 +602,108 @@ class PostNormBlock(nn.Module):
 check("modern_llms.post_norm.visible", PostNormBlock)
 ### BEGIN HIDDEN TESTS
 check("modern_llms.post_norm", PostNormBlock)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 8. Which layers drop RoPE: SmolLM3's rule (1 point)
+#
+# *Taught in the book:* [Sliding-window attention](../../book/07-modern-llms/sliding-window.md) (`book/07-modern-llms/sliding-window.md`).
+#
+# SmolLM3 removes the rotary embedding from every `interval`-th layer (NoPE, "no positional
+# encoding"): layer `i` (0-based) is a NoPE layer when `(i + 1) % interval == 0`, so with its
+# default `interval = 4` layers 3, 7, 11, ... (the 4th, 8th, 12th...) have no RoPE and the first
+# layer keeps it. Return a list of `num_layers` Python **bools**, True = the layer uses RoPE: Hugging
+# Face's `SmolLM3Config.no_rope_layers`, which holds 1 for a RoPE layer and 0 for a NoPE layer
+# despite its name (return `True`/`False`, not 1/0). Hidden cases: 1 to 36 layers, intervals from 1
+# (every layer NoPE) to more than `num_layers` (none), the default interval.
+#
+# **Device:** no tensors. **Dtype:** plain Python ints in, a `list` of `bool` out.
+
+
+# %% nbgrader={"grade": false, "grade_id": "nope_layers", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def nope_layers(num_layers: int, interval: int = 4) -> list[bool]:
+    """[uses RoPE?] for layers 0 .. num_layers - 1: False exactly when (i + 1) % interval == 0."""
+    ### BEGIN SOLUTION
+    flags = [True] * num_layers
+    for i in range(interval - 1, num_layers, interval):
+        flags[i] = False
+    return flags
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_nope_layers", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+check("modern_llms.nope_layers.visible", nope_layers)
+### BEGIN HIDDEN TESTS
+check("modern_llms.nope_layers", nope_layers)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 9. Attention with or without RoPE (2 points)
+#
+# *Taught in the book:* [Sliding-window attention](../../book/07-modern-llms/sliding-window.md) (`book/07-modern-llms/sliding-window.md`).
+#
+# SmolLM3's attention: chapter 3's causal grouped-query attention (part 6 without `q_norm` and
+# `k_norm`: H query heads share G key/value heads, query head `h` uses kv head `h // (H // G)`;
+# `head_dim = hidden_size // num_heads`; scores $QK^\top/\sqrt{D_h}$; no biases) with a flag.
+# With `use_rope=True` queries and keys are rotated with `apply_rope` as usual; with
+# `use_rope=False` (a NoPE layer) **neither** is rotated and `cos`, `sin` are ignored (the model
+# computes them once and hands them to every layer). The causal mask stays in both kinds of layer:
+# in a NoPE layer it is the only thing that tells positions apart. Layer `i` of a SmolLM3 model is
+# `NoPEAttention(D, H, G, use_rope=nope_layers(L)[i])`.
+#
+# `attention_mask` (B, T) optional, 1 = real token, 0 = (left) padding: padded keys get no
+# attention; a padded *query* row's output is unspecified (the grader skips it). Hidden cases:
+# both flags, 2 to 8 query heads, G = H, G = 1 and in between, length 1, positions that do not
+# start at 0 (`cos`, `sin` of positions p0 .. p0 + T - 1), padding, bfloat16, gradients with
+# respect to `x` and every parameter.
+#
+# **Device:** the grader moves the module and its inputs to CUDA when it has a GPU, else keeps them
+# on CPU; make every new tensor on the device of `x` (`device=x.device`). The causal and padding
+# masks too. **Dtype:** float32, or bfloat16 parameters with bfloat16 `x`, `cos` and `sin`;
+# `attention_mask` int64; return `x`'s dtype.
+
+
+# %% nbgrader={"grade": false, "grade_id": "nope_attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class NoPEAttention(nn.Module):
+    """Causal GQA that applies RoPE to q and k only when use_rope is True.
+
+    Parameters: q_proj (H*Dh, D), k_proj (G*Dh, D), v_proj (G*Dh, D), o_proj (D, H*Dh).
+    forward(x, cos, sin, attention_mask=None): x (B, T, D), cos/sin (B, T, Dh) -> (B, T, D).
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, use_rope: bool = True):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.use_rope = use_rope
+        self.h, self.g, self.dh = num_heads, num_kv_heads, hidden_size // num_heads
+        self.q_proj = nn.Linear(hidden_size, self.h * self.dh, bias=False)
+        self.k_proj = nn.Linear(hidden_size, self.g * self.dh, bias=False)
+        self.v_proj = nn.Linear(hidden_size, self.g * self.dh, bias=False)
+        self.o_proj = nn.Linear(self.h * self.dh, hidden_size, bias=False)
+        ### END SOLUTION
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        ### BEGIN SOLUTION
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.g, self.dh).transpose(1, 2)
+        if self.use_rope:  # a NoPE layer skips this line and nothing else
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        rep = self.h // self.g
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        allowed = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        if attention_mask is not None:
+            allowed = allowed & attention_mask[:, None, None, :].bool()
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        out = scores.float().softmax(-1).to(q.dtype) @ v
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.h * self.dh))
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_nope_attention", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("modern_llms.nope_attention.visible", NoPEAttention)
+### BEGIN HIDDEN TESTS
+check("modern_llms.nope_attention", NoPEAttention)
 ### END HIDDEN TESTS

@@ -6,6 +6,7 @@ from autograder.chapters.modern_llms import (  # noqa: F401  (importing register
     load_balancing,
     mla,
     moe,
+    nope,
     post_norm,
     qk_norm,
     rolling_cache,

@@ -4,7 +4,7 @@ The student-facing contracts use plain keyword arguments; the adapters build the
 (course/modern_llms/blocks.py, proven against Hugging Face in tests/test_modern_llms_oracles.py) with the
 same signatures. Parameter names follow Hugging Face (Mixtral/DeepSeek experts as ``gate_proj``,
 ``up_proj``, ``down_proj``; DeepSeek-V3's MLA names; Qwen3's ``q_norm``/``k_norm``; OLMo 2's
-``post_attention_layernorm``/``post_feedforward_layernorm``).
+``post_attention_layernorm``/``post_feedforward_layernorm``; SmolLM3's ``use_rope``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ MoE = ref.MoE
 RollingKVCache = ref.RollingKVCache
 load_balancing_loss = ref.load_balancing_loss
 sliding_window_mask = ref.sliding_window_mask
+nope_layers = ref.nope_layers
 
 
 def _config(hidden_size, num_heads, num_kv_heads, intermediate_size=32, eps=1e-6):
@@ -57,6 +58,19 @@ class QKNormAttention(ref.QKNormAttention):
 
     def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, eps: float = 1e-6):
         super().__init__(_config(hidden_size, num_heads, num_kv_heads, eps=eps), 0, per_head=True)
+
+    def forward(self, x, cos, sin, attention_mask=None):
+        t = x.shape[1]
+        return super().forward(x, cos, sin, llama.causal_mask(t, t, attention_mask, x.device))
+
+
+class NoPEAttention(ref.NoPEAttention):
+    """Contract: SmolLM3's attention, q and k rotated only when ``use_rope``; head_dim = D // H."""
+
+    fused = False  # grade against the explicit softmax(QK^T / sqrt(d)) V path
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, use_rope: bool = True):
+        super().__init__(_config(hidden_size, num_heads, num_kv_heads), 0, use_rope)
 
     def forward(self, x, cos, sin, attention_mask=None):
         t = x.shape[1]
