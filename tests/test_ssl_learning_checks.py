@@ -27,6 +27,7 @@ REFERENCE = {
     "dino_loss": ref.dino_loss,
     "cosine_unmask_schedule": ref.cosine_unmask_schedule,
     "unmask_step": ref.unmask_step,
+    "fit_linear_probe": ref.fit_linear_probe,
 }
 NAMES = sorted(n for n in REGISTRY if n.startswith("ssl_learning."))
 MISTAKES = [
@@ -215,6 +216,34 @@ def unmask_loops(tokens, logits, num_masked, mask_id):
     return out
 
 
+def probe_scipy_shifted(features, labels, num_classes, weight_decay):
+    """scipy's L-BFGS-B on the flattened [W | b] with the closed-form gradient, in float64 on the
+    CPU; the bias returned shifted by +3 (softmax ignores a common shift: it must still pass)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    x = features.detach().cpu().double().numpy()
+    y = labels.cpu().numpy()
+    n, d = x.shape
+    onehot = np.eye(num_classes)[y]
+
+    def f(theta):
+        w, b = theta[: num_classes * d].reshape(num_classes, d), theta[num_classes * d :]
+        z = x @ w.T + b
+        z = z - z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        resid = np.exp(logp) - onehot
+        loss = -(logp * onehot).sum() / n + weight_decay / 2 * (w * w).sum()
+        grad = np.concatenate([(resid.T @ x / n + weight_decay * w).ravel(), resid.mean(0)])
+        return loss, grad
+
+    start = np.zeros(num_classes * (d + 1))
+    res = minimize(f, start, jac=True, method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 0})
+    w = torch.from_numpy(res.x[: num_classes * d].reshape(num_classes, d))
+    b = torch.from_numpy(res.x[num_classes * d :]) + 3.0
+    return w.to(features), b.to(features)
+
+
 ALTERNATIVES = [
     ("ssl_learning.patchify", patchify_unfold),
     ("ssl_learning.unpatchify", unpatchify_fold),
@@ -228,6 +257,7 @@ ALTERNATIVES = [
     ("ssl_learning.dino_loss", dino_stacked),
     ("ssl_learning.cosine_unmask_schedule", schedule_numpy),
     ("ssl_learning.unmask_step", unmask_loops),
+    ("ssl_learning.fit_linear_probe", probe_scipy_shifted),
 ]
 
 
@@ -236,3 +266,71 @@ def test_correct_variant_written_differently_passes(name, obj, secret):
     for n in (name, name + ".visible"):
         result = outcome(n, obj)
         assert result.passed, result.message
+
+
+# --- the linear probe: a fit stopped early is told so by the comparison -----------------------
+def probe_lbfgs_defaults(features, labels, num_classes, weight_decay):
+    """torch.optim.LBFGS with its defaults: one step() is at most 20 iterations."""
+    w = torch.zeros(num_classes, features.shape[1], requires_grad=True)
+    b = torch.zeros(num_classes, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b])
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(features.float() @ w.T + b, labels) + weight_decay / 2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().to(features), b.detach().to(features)
+
+
+def probe_float32_bias_penalised(features, labels, num_classes, weight_decay):
+    """A student's own float32 L-BFGS on the wrong objective: still named (by its (W, b))."""
+    w = torch.zeros(num_classes, features.shape[1], requires_grad=True)
+    b = torch.zeros(num_classes, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [w, b],
+        max_iter=1000,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        penalty = (w**2).sum() + (b**2).sum()
+        loss = F.cross_entropy(features.float() @ w.T + b, labels) + weight_decay / 2 * penalty
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().to(features), b.detach().to(features)
+
+
+def test_a_probe_stopped_early_fails_and_is_told_so(secret):
+    result = outcome("ssl_learning.fit_linear_probe", probe_lbfgs_defaults)
+    assert not result.passed
+    assert "the optimiser stopped short of the minimum" in result.message, result.message
+    assert "common mistake" not in result.message, result.message
+
+
+def test_a_students_own_fit_of_a_wrong_objective_is_named(secret):
+    result = outcome("ssl_learning.fit_linear_probe", probe_float32_bias_penalised)
+    assert not result.passed
+    assert "the bias penalised too" in result.message, result.message
+
+
+def test_a_probe_of_the_wrong_shape_or_dtype_is_told_so():
+    def transposed(features, labels, num_classes, weight_decay):
+        w, b = ref.fit_linear_probe(features, labels, num_classes, weight_decay)
+        return w.T.contiguous(), b
+
+    def float64(features, labels, num_classes, weight_decay):
+        w, b = ref.fit_linear_probe(features.double(), labels, num_classes, weight_decay)
+        return w, b
+
+    assert (
+        "W: expected shape" in outcome("ssl_learning.fit_linear_probe.visible", transposed).message
+    )
+    assert "W: expected dtype float32" in outcome("ssl_learning.fit_linear_probe", float64).message

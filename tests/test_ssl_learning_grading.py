@@ -1,4 +1,4 @@
-"""The chapter 05-ssl assignment through the hardened grader: a full solution scores 22/22, the
+"""The chapter 05-ssl assignment through the hardened grader: a full solution scores 24/24, the
 unanswered release 0; known mistakes lose points only in their own block, with the mistake named
 (including a missing stop-gradient, seen from the gradients alone; conftest.grade_mistakes)."""
 
@@ -12,7 +12,7 @@ def test_ssl_learning_class(tmp_path):
         tmp_path,
         "05-ssl",
         "ssl_learning.ipynb",
-        22,
+        24,
         [
             Mistake(  # block 2: one noise row for the whole batch
                 "same_mask",
@@ -40,6 +40,13 @@ def test_ssl_learning_class(tmp_path):
                 "test_moco",
                 "wrong way round",
                 partial=True,
+            ),
+            Mistake(  # block 10: the bias penalised with the weights
+                "bias_penalised",
+                "linear_probe",
+                [("w.pow(2).sum()", "(w.pow(2).sum() + b.pow(2).sum())")],
+                "test_linear_probe",
+                "the bias penalised too",
             ),
         ],
     )

@@ -2,7 +2,8 @@
 
 Oracles: Hugging Face ``ViTMAEForPreTraining`` (patchify, random masking with the same noise, the
 masked loss with and without per-patch normalisation), ``F.unfold``, ``F.cross_entropy`` (InfoNCE
-written as classification), ``nn.BatchNorm1d``, and plain float64 loops where no library has one.
+written as classification), ``nn.BatchNorm1d``, scikit-learn's ``LogisticRegression`` and
+``log_loss`` (the linear probe), and plain float64 loops where no library has one.
 """
 
 from __future__ import annotations
@@ -305,3 +306,87 @@ def test_unmask_step_keeps_the_least_confident_masked():
     logits[0, 3, 5] = 2.0
     out = ref.unmask_step(tokens, logits, 1, mask_id=9)
     assert out.tolist() == [[3, 1, 9, 5]]
+
+
+# --- the linear probe ----------------------------------------------------------------------------
+
+
+def _probe_data(seed, n, d, c):
+    from autograder.chapters.ssl_learning.linear_probe import _data
+
+    return _data(gen(seed), n, d, c, torch.float64)
+
+
+def _centred(b):
+    return b - b.mean()
+
+
+@pytest.mark.parametrize("solver,atol", [("lbfgs", 1e-4), ("newton-cg", 1e-9)])
+@pytest.mark.parametrize(
+    "n,d,c,lam", [(40, 4, 3, 0.1), (300, 32, 10, 0.01), (5, 3, 5, 0.1), (100, 1, 4, 1.0)]
+)
+def test_linear_probe_matches_sklearn_multinomial_logistic_regression(n, d, c, lam, solver, atol):
+    """scikit-learn minimises C * sum of the N log-losses + ||W||^2 / 2 with the intercept free:
+    divided by C N, our objective with lambda = 1 / (C N). Its L-BFGS stops a little short on
+    the ill-conditioned cases (1e-6 in W, 5e-5 in b, 1e-13 in the objective), its Newton-CG does not: the
+    reference's objective is never above either's."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _probe_data(n + c, n, d, c)
+    clf = LogisticRegression(C=1 / (lam * n), solver=solver, tol=1e-12, max_iter=100_000)
+    clf.fit(x.numpy(), y.numpy())
+    coef, intercept = torch.from_numpy(clf.coef_), torch.from_numpy(clf.intercept_)
+    w, b = ref.fit_linear_probe(x, y, c, lam)
+    torch.testing.assert_close(w, coef, rtol=0, atol=atol)
+    torch.testing.assert_close(_centred(b), _centred(intercept), rtol=0, atol=atol)
+    mine, theirs = (float(ref.probe_objective(x, y, *p, lam)) for p in ((w, b), (coef, intercept)))
+    assert mine <= theirs + 1e-14
+
+
+def test_binary_linear_probe_matches_sklearn_binary_logistic_regression():
+    """Two classes: scikit-learn fits one vector w (class 1's logit minus class 0's). The
+    softmax's two rows with the least penalty for that difference are -w/2 and w/2, whose penalty
+    lambda/2 (|w|^2 / 4 + |w|^2 / 4) = lambda |w|^2 / 4: scikit-learn's with C = 2 / (lambda N)."""
+    from sklearn.linear_model import LogisticRegression
+
+    n, d, lam = 30, 3, 0.2
+    x, y = _probe_data(7, n, d, 2)
+    clf = LogisticRegression(C=2 / (lam * n), solver="newton-cg", tol=1e-12, max_iter=100_000)
+    clf.fit(x.numpy(), y.numpy())
+    w, b = ref.fit_linear_probe(x, y, 2, lam)
+    coef = torch.from_numpy(clf.coef_[0])
+    torch.testing.assert_close(w, torch.stack([-coef / 2, coef / 2]), rtol=0, atol=1e-9)
+    torch.testing.assert_close(b[1] - b[0], torch.tensor(float(clf.intercept_[0])).double())
+
+
+def test_probe_objective_is_sklearn_log_loss_plus_the_penalty():
+    from sklearn.metrics import log_loss
+
+    x, y = _probe_data(3, 50, 6, 4)
+    w, b = torch.randn(4, 6, generator=gen(1)), torch.randn(4, generator=gen(2))
+    probs = (x @ w.double().T + b.double()).softmax(1).numpy()
+    want = log_loss(y.numpy(), probs, labels=range(4)) + 0.3 / 2 * float(w.double().pow(2).sum())
+    assert abs(float(ref.probe_objective(x, y, w, b, 0.3)) - want) < 1e-12
+
+
+def test_linear_probe_is_the_stationary_point_and_keeps_the_dtype():
+    """At the minimum the gradient is 0 (computed by autograd, not the reference's closed form);
+    the bias sums to zero (softmax's shift), and so does each column of W (a common component
+    of the rows adds penalty and changes no probability); float32 in, float32 out."""
+    x, y = _probe_data(5, 80, 8, 5)
+    for dtype in (torch.float32, torch.float64):
+        w, b = ref.fit_linear_probe(x.to(dtype), y, 5, 0.05)
+        assert w.dtype == b.dtype == dtype
+        w, b = w.double().requires_grad_(), b.double().requires_grad_()
+        loss = F.cross_entropy(x @ w.T + b, y) + 0.05 / 2 * w.pow(2).sum()
+        g_w, g_b = torch.autograd.grad(loss, (w, b))
+        limit = 1e-9 if dtype == torch.float64 else 1e-5
+        assert max(float(g_w.abs().max()), float(g_b.abs().max())) < limit
+        w, b = w.detach(), b.detach()
+        assert abs(float(b.sum())) < 10 * limit and float(w.sum(0).abs().max()) < 10 * limit
+
+
+def test_linear_probe_with_uninformative_features_learns_the_class_frequencies():
+    w, b = ref.fit_linear_probe(torch.zeros(6, 2), torch.tensor([0, 0, 0, 1, 2, 2]), 3, 0.1)
+    assert float(w.abs().max()) < 1e-6
+    torch.testing.assert_close(b.softmax(0), torch.tensor([3 / 6, 1 / 6, 2 / 6]))

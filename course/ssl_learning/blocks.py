@@ -9,7 +9,8 @@ Blocks: :func:`patchify` / :func:`unpatchify`, :func:`random_masking`, :func:`ma
 He et al. 2022); :func:`nt_xent` (SimCLR's InfoNCE over 2N views); :class:`MoCoQueue` and
 :func:`momentum_update` (MoCo); :func:`simsiam_loss` (SimSiam / BYOL, stop-gradient);
 :func:`barlow_twins_loss`; :func:`dino_loss` (centering, sharpening, EMA of the center);
-:func:`cosine_unmask_schedule` (iterative unmasking, MaskGIT).
+:func:`cosine_unmask_schedule` (iterative unmasking, MaskGIT); :func:`fit_linear_probe` (the linear
+probe that scores frozen features: L2-regularised multinomial logistic regression, to its optimum).
 """
 
 from __future__ import annotations
@@ -325,3 +326,101 @@ def unmask_step(
         order = torch.argsort(conf, dim=1, stable=True)[:, :num_to_keep_masked]
         out = out.scatter(1, order, mask_id)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The linear probe: multinomial logistic regression on frozen features
+
+
+def probe_objective(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    weight_decay: float,
+) -> torch.Tensor:
+    """The probe's objective: mean cross-entropy of ``features @ weight.T + bias`` plus
+    ``weight_decay / 2 * ||weight||^2`` (the bias is not penalised). A scalar, in float64."""
+    x, w, b = features.double(), weight.double(), bias.double()
+    ce = F.cross_entropy(x @ w.T + b, labels)
+    return ce + weight_decay / 2 * w.pow(2).sum()
+
+
+def softmax_regression_newton(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    weight_decay: float,
+    bias_decay: float = 0.0,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minimise mean CE + (weight_decay / 2) ||W||^2 + (bias_decay / 2) ||b||^2 by damped Newton
+    in float64 (the Hessian in closed form: C (D + 1) <= a few hundred parameters).
+
+    With ``bias_decay = 0`` the objective does not change when the same constant is added to every
+    bias (softmax's shift invariance): the Hessian is singular along that one direction, and the
+    step is solved with it added as a rank-one term. The gradient never has a component along it,
+    so b keeps summing to zero from its start at 0. Stops when every gradient entry is below
+    ``tol`` (or the line search can decrease the objective no further, at rounding level).
+    Returns (W (C, D), b (C,)) in float64 on the features' device.
+    """
+    x = features.detach().double()
+    n, d = x.shape
+    c = num_classes
+    dev = x.device
+    xt = torch.cat([x, torch.ones(n, 1, dtype=x.dtype, device=dev)], dim=1)  # (N, D + 1)
+    y = F.one_hot(labels.to(dev), c).to(x.dtype)
+    reg = torch.full((c, d + 1), float(weight_decay), dtype=x.dtype, device=dev)
+    reg[:, d] = float(bias_decay)
+    theta = torch.zeros(c, d + 1, dtype=x.dtype, device=dev)  # [W | b]
+    size = c * (d + 1)
+    shift = torch.zeros(c, d + 1, dtype=x.dtype, device=dev)
+    shift[:, d] = 1 / math.sqrt(c)
+    shift = shift.flatten()
+
+    def objective(th: torch.Tensor) -> float:
+        return float(F.cross_entropy(xt @ th.T, labels.to(dev)) + 0.5 * (reg * th * th).sum())
+
+    for _ in range(max_iter):
+        p = (xt @ theta.T).softmax(dim=1)  # (N, C)
+        grad = (p - y).T @ xt / n + reg * theta  # (C, D + 1)
+        if float(grad.abs().max()) < tol:
+            break
+        # Hessian of the mean CE: 1/N sum_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T
+        diag = torch.einsum("ic,ij,il->cjl", p, xt, xt) / n  # (C, D + 1, D + 1)
+        z = (p[:, :, None] * xt[:, None, :]).reshape(n, size)
+        hess = -(z.T @ z) / n
+        blocks = hess.view(c, d + 1, c, d + 1)
+        idx = torch.arange(c, device=dev)
+        blocks[idx, :, idx, :] += diag
+        hess = hess + torch.diag(reg.flatten())
+        if bias_decay == 0:
+            hess = hess + torch.outer(shift, shift)
+        step = torch.linalg.solve(hess, -grad.flatten()).view(c, d + 1)
+        f0, slope, t = objective(theta), float((grad * step).sum()), 1.0
+        while objective(theta + t * step) > f0 + 1e-4 * t * slope and t > 1e-8:
+            t /= 2
+        if t <= 1e-8:  # no decrease left at float64's rounding
+            break
+        theta = theta + t * step
+    return theta[:, :d].contiguous(), theta[:, d].contiguous()
+
+
+def fit_linear_probe(
+    features: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A linear probe: the (W, b) minimising mean cross-entropy + (weight_decay / 2) ||W||^2.
+
+    Args:
+        features: (N, D) float32 or float64, frozen (no gradient is taken through them).
+        labels: (N,) int64 in [0, num_classes), every class present at least once.
+        num_classes: C >= 2.
+        weight_decay: lambda > 0; the bias is not penalised.
+    Returns:
+        (W (C, D), b (C,)) in the features' dtype, on their device. W is unique (the objective is
+        strictly convex in it); b is unique up to a constant added to every class (this returns
+        the one with sum zero).
+    """
+    w, b = softmax_regression_newton(features, labels, num_classes, weight_decay)
+    return w.to(features.dtype), b.to(features.dtype)

@@ -17,8 +17,9 @@
 # You will write the pieces that turn unlabelled images into training signal: MAE's patches,
 # random masking and masked loss; SimCLR's NT-Xent; MoCo's queue and momentum encoder; SimSiam's
 # stop-gradient loss; Barlow Twins' redundancy-reduction loss; DINO's centred, sharpened
-# self-distillation loss; and the sampler of masked generative models (iterative unmasking). The
-# book's chapter uses these blocks to train encoders on the scikit-learn digits.
+# self-distillation loss; the sampler of masked generative models (iterative unmasking); and the
+# linear probe that scores a frozen encoder. The book's chapter uses these blocks to train encoders
+# on the scikit-learn digits.
 #
 # Each block has a **docstring contract**; keep the names and signatures. Run the test cell after
 # each answer: it runs *visible* checks that explain any mismatch. The grader runs more cases
@@ -617,4 +618,77 @@ check("ssl_learning.unmask_step.visible", unmask_step)
 ### BEGIN HIDDEN TESTS
 check("ssl_learning.cosine_unmask_schedule", cosine_unmask_schedule)
 check("ssl_learning.unmask_step", unmask_step)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 10. A linear probe (2 points)
+#
+# *Taught in the book:* [SimCLR and MAE on the digits](../../book/05-ssl/digits.md)
+# (`book/05-ssl/digits.md`), where every encoder is scored by one.
+#
+# A self-supervised encoder is judged by a **linear probe**: freeze it and fit a multinomial
+# logistic regression on its features. Given `features` `(N, D)` (frozen: no gradient is taken
+# through them) and `labels` `(N,)` int64 in `[0, num_classes)`, return the `W` `(C, D)` and `b`
+# `(C,)` (`C = num_classes`) that **minimise**
+#
+# $$J(W, b) = \frac1N \sum_{i=1}^{N} -\log \operatorname{softmax}(W x_i + b)_{y_i}
+#   + \frac{\lambda}{2} \lVert W \rVert^2, \qquad \lambda = \texttt{weight\_decay},$$
+#
+# the **mean** (not the sum) of the cross-entropies, plus half of `weight_decay` times the sum of
+# the squares of every entry of `W`. **The bias is not penalised.** `J` is strictly convex in `W`,
+# so `W` at the minimum is unique; `b` is unique up to a constant added to every class (softmax
+# ignores it), and any such shift passes.
+#
+# Fit **to convergence**: the grader computes `J` in float64 at your `(W, b)` and at the minimum,
+# and passes if yours is **at most 1e-5 above** it. Full-batch L-BFGS or gradient descent, your
+# choice, started from zeros; with `torch.optim.LBFGS`, pass `line_search_fn="strong_wolfe"`, a
+# `max_iter` in the hundreds and tight `tolerance_grad` / `tolerance_change` (its default
+# `max_iter=20` stops short). Hidden cases: N from C to 300 (N = C: one example per class), D from
+# 1 to 32, C from 2 to 10, every class present at least once, unbalanced classes, features offset
+# from 0 (the bias has work to do), `weight_decay` from 0.01 to 1, float32 and float64 features.
+#
+# **Device:** hidden inputs are on CUDA when the grader has a GPU, else on CPU; `labels` is on the
+# device of `features`; make `W` and `b` there (`device=features.device`). **Dtype:** float32 or
+# float64 features; return `W` and `b` in the features' dtype (computing in float64 inside, then
+# casting back, is allowed and the safest).
+
+
+# %% nbgrader={"grade": false, "grade_id": "linear_probe", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fit_linear_probe(
+    features: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W (C, D), b (C,)) minimising mean cross-entropy + (weight_decay / 2) ||W||^2."""
+    ### BEGIN SOLUTION
+    x = features.detach().double()
+    w = torch.zeros(num_classes, x.shape[1], dtype=x.dtype, device=x.device, requires_grad=True)
+    b = torch.zeros(num_classes, dtype=x.dtype, device=x.device, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [w, b],
+        max_iter=500,
+        history_size=20,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x @ w.T + b, labels) + weight_decay / 2 * w.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().to(features.dtype), b.detach().to(features.dtype)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_linear_probe", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# features that say nothing (all zero): W = 0, and the free bias learns the class frequencies
+_W, _b = fit_linear_probe(torch.zeros(4, 2), torch.tensor([0, 0, 0, 1]), 2, 0.1)
+assert _W.shape == (2, 2) and _b.shape == (2,) and _W.dtype == torch.float32
+assert _W.abs().max() < 1e-4, "uninformative features: W = 0 at the minimum"
+assert abs(float(_b[0] - _b[1]) - math.log(3)) < 1e-3, "softmax(b) = (3/4, 1/4): b not penalised"
+check("ssl_learning.fit_linear_probe.visible", fit_linear_probe)
+### BEGIN HIDDEN TESTS
+check("ssl_learning.fit_linear_probe", fit_linear_probe)
 ### END HIDDEN TESTS

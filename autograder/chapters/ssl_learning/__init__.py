@@ -3,6 +3,7 @@ block (or small group); importing a block module registers its checks."""
 
 from autograder.chapters.ssl_learning import (  # noqa: F401  (importing registers the checks)
     dino,
+    linear_probe,
     mae_loss,
     masking,
     moco,

@@ -307,3 +307,67 @@ def chinchilla_params() -> Hook:
         )
 
     return compare
+
+
+def probe_objective(features, labels, weight, bias, weight_decay) -> torch.Tensor:
+    """The linear probe's objective in float64 on the CPU: mean cross-entropy of
+    ``features @ weight.T + bias`` plus ``weight_decay / 2 * ||weight||^2`` (the contract's formula:
+    the block's work is reaching its minimum)."""
+    x, w, b = (t.detach().cpu().double() for t in (features, weight, bias))
+    ce = torch.nn.functional.cross_entropy(x @ w.T + b, labels.detach().cpu())
+    return ce + weight_decay / 2 * w.pow(2).sum()
+
+
+def _probe_sanity(features: torch.Tensor, num_classes: int, have: Any) -> str | None:
+    if not isinstance(have, list | tuple) or len(have) != 2:
+        return f"expected a tuple (W, b), got {str(have)[:120]}"
+    shapes = ((num_classes, features.shape[1]), (num_classes,))
+    for name, t, shape in zip(("W", "b"), have, shapes):
+        if not isinstance(t, torch.Tensor):
+            return f"{name}: expected a tensor of shape {shape}, got {type(t).__name__}"
+        if tuple(t.shape) != shape:
+            return f"{name}: expected shape {shape}, got {tuple(t.shape)}"
+        if t.dtype != features.dtype:
+            want = str(features.dtype).removeprefix("torch.")
+            return (
+                f"{name}: expected dtype {want} (the features' dtype), got "
+                f"{str(t.dtype).removeprefix('torch.')}: cast back at the end"
+            )
+        if not bool(torch.isfinite(t).all()):
+            return f"{name}: contains NaN or inf (an overflowing exp, or a diverging step size?)"
+    return None
+
+
+@_named("linear_probe")
+def linear_probe(gap: float) -> Hook:
+    """``fit_linear_probe``: the student's (W, b) must reach the objective's minimum (the
+    reference's value) within ``gap``. Parameters are never compared entrywise: the objective
+    ignores a constant added to every bias, so b is not unique; W is, and an objective within
+    ``gap`` of the minimum pins it down."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        features, labels, num_classes, weight_decay = case.steps[0].args
+        msg = _probe_sanity(features, num_classes, got.outputs[0])
+        if msg:
+            return msg
+        (w_ref, b_ref), (w, b) = expected.outputs[0], got.outputs[0]
+        best = float(probe_objective(features, labels, w_ref, b_ref, weight_decay))
+        mine = float(probe_objective(features, labels, w, b, weight_decay))
+        if mine <= best + gap:
+            return None
+        x, w, b = (t.detach().cpu().double() for t in (features, w, b))
+        # the gradient at the student's (W, b): (P - Y)^T x / N + weight_decay W, mean(P - Y)
+        resid = (x @ w.T + b).softmax(dim=1)
+        resid[torch.arange(len(x)), labels.cpu()] -= 1
+        g_w, g_b = resid.T @ x / len(x) + weight_decay * w, resid.mean(dim=0)
+        steep = max(float(g_w.abs().max()), float(g_b.abs().max()))
+        return (
+            f"your (W, b) give the objective {mine:.7f}; its minimum is {best:.7f} (above it "
+            f"by {mine - best:.2g}, tolerance {gap:g}). The objective's gradient at your "
+            f"(W, b) has entries up to {steep:.2g} (0 at the minimum): the optimiser stopped short "
+            "of the minimum, or minimised another objective. Minimise exactly mean cross-entropy + "
+            "(weight_decay / 2) ||W||^2, to convergence (e.g. torch.optim.LBFGS with "
+            "line_search_fn='strong_wolfe' and max_iter in the hundreds, not its default of 20)"
+        )
+
+    return compare
