@@ -1,6 +1,6 @@
 """The scaling checks beyond the registry's tests (tests/test_checks_registry.py: the solution
-against every check, every named mistake under two class secrets): the Chinchilla fit and MFU
-mistakes named by their comparisons, and correct variants written differently pass."""
+against every check, every named mistake under two class secrets): the Chinchilla fit, MFU and
+matmul FLOP/s mistakes named by their comparisons, and correct variants written differently pass."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ REFERENCE = {
     "fit_power_law": ref.fit_power_law,
     "fit_chinchilla": ref.fit_chinchilla,
     "mfu": ref.mfu,
+    "achieved_flops": ref.achieved_flops,
 }
 NAMES = sorted(n for n in REGISTRY if n.startswith("scaling."))
 FAST = [n for n in NAMES if REGISTRY[n].target != "fit_chinchilla"]
+TIMED = {"mfu", "achieved_flops"}  # their references sleep: the answers are not compared
 
 
 def test_every_block_has_checks():
@@ -105,6 +107,78 @@ def test_mfu_holds_on_a_loaded_machine():
     assert result.passed, result.message
     for label in sorted(MFU_MISTAKES):
         result = outcome("scaling.mfu", loaded(MFU_MISTAKES[label]))
+        assert not result.passed and label in result.message, result.message
+
+
+def _flops_variant(*, sync_start=True, sync_end=True, two=2, per_call=True, sync_in_loop=False):
+    import time
+
+    def fn(matmul, sync, m, n, k, warmup=2, iters=10):
+        for _ in range(warmup):
+            matmul()
+        if sync_start:
+            sync()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            matmul()
+            if sync_in_loop:
+                sync()
+        if sync_end:
+            sync()
+        seconds = (time.perf_counter() - t0) / (iters if per_call else 1)
+        return two * m * n * k / seconds
+
+    return fn
+
+
+FLOPS_MISTAKES = {
+    "timed without synchronising": _flops_variant(sync_start=False, sync_end=False),
+    "the clock stopped before the work finished": _flops_variant(sync_end=False),
+    "m n k instead of 2 m n k": _flops_variant(two=1),
+    "the clock started before the warm-up drained": _flops_variant(sync_start=False),
+    "seconds per loop instead of per call": _flops_variant(per_call=False),
+    "sync() inside the timed loop": _flops_variant(sync_in_loop=True, sync_end=False),
+}
+
+
+@pytest.mark.parametrize("label", sorted(FLOPS_MISTAKES))
+def test_achieved_flops_mistakes_are_named(label):
+    result = outcome("scaling.achieved_flops", FLOPS_MISTAKES[label])
+    assert not result.passed
+    assert label in result.message, result.message
+
+
+def test_achieved_flops_in_gflops_is_named():
+    def gflops(matmul, sync, m, n, k, warmup=2, iters=10):
+        return ref.achieved_flops(matmul, sync, m, n, k, warmup, iters) / 1e9
+
+    result = outcome("scaling.achieved_flops.visible", gflops)
+    assert not result.passed and "not GFLOP/s" in result.message, result.message
+
+
+def test_achieved_flops_holds_on_a_loaded_machine():
+    """As for mfu: every sync() returns 50 ms late; the right answer passes, the mistakes that
+    the ratio names stay named."""
+    import time
+
+    def loaded(answer):
+        def fn(matmul, sync, *args, **kwargs):
+            def woken_late():
+                sync()
+                time.sleep(0.05)
+
+            return answer(matmul, woken_late, *args, **kwargs)
+
+        return fn
+
+    result = outcome("scaling.achieved_flops", loaded(ref.achieved_flops))
+    assert result.passed, result.message
+    for label in (
+        "m n k instead of 2 m n k",
+        "the clock started before the warm-up drained",
+        "seconds per loop instead of per call",
+    ):
+        result = outcome("scaling.achieved_flops", loaded(FLOPS_MISTAKES[label]))
         assert not result.passed and label in result.message, result.message
 
 
@@ -217,6 +291,23 @@ def mfu_with_flops_first(step, sync, n_params, tokens_per_step, peak_flops, warm
     return flops_per_step * iters / times[0] / peak_flops
 
 
+def achieved_flops_from_time_per_loop(matmul, sync, m, n, k, warmup=2, iters=10):
+    """All the FLOPs of the loop over the loop's time, with time.monotonic_ns and the prologue's
+    counting rule."""
+    import time
+
+    from course.prologue import matmul_flops
+
+    [matmul() for _ in range(warmup)]
+    sync()
+    start_ns = time.monotonic_ns()
+    for _ in range(iters):
+        matmul()
+    sync()
+    loop_s = (time.monotonic_ns() - start_ns) * 1e-9
+    return float(matmul_flops(m, n, k) * iters / loop_s)
+
+
 ALTERNATIVES = [
     ("scaling.count_params", count_params_from_meta_module),
     ("scaling.flops", flops_by_layer),
@@ -224,6 +315,7 @@ ALTERNATIVES = [
     ("scaling.fit_power_law", fit_power_law_polyfit),
     ("scaling.fit_chinchilla", fit_chinchilla_least_squares),
     ("scaling.mfu", mfu_with_flops_first),
+    ("scaling.achieved_flops", achieved_flops_from_time_per_loop),
 ]
 
 
@@ -235,4 +327,4 @@ def test_correct_variant_passes(name, fn):
 
 @pytest.mark.parametrize("name", FAST)
 def test_cases_and_answers_cross_the_sandbox(name):
-    assert_crosses_the_sandbox(name, answers=get_check(name).target != "mfu")
+    assert_crosses_the_sandbox(name, answers=get_check(name).target not in TIMED)

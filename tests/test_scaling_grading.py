@@ -1,4 +1,4 @@
-"""The scaling assignment through the hardened grader: a full solution scores 14/14, the
+"""The scaling assignment through the hardened grader: a full solution scores 16/16, the
 unanswered release 0; known mistakes lose points only in their own block, with the mistake named
 (conftest.grade_mistakes)."""
 
@@ -12,7 +12,7 @@ def test_scaling_class(tmp_path):
         tmp_path,
         "02-scaling-laws",
         "scaling.ipynb",
-        14,
+        16,
         [
             Mistake(  # block 1: the tied output layer counted twice
                 "tied_twice",

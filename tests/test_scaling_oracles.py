@@ -206,3 +206,61 @@ def test_mfu_counts_six_n_tokens_over_synchronised_time():
 
     got = ref.mfu(step, sync, n_params=1000, tokens_per_step=100, peak_flops=1e9, warmup=2, iters=5)
     assert got == pytest.approx(6 * 1000 * 100 / 0.01 / 1e9, rel=0.3)
+
+
+def _counted_matmul_flops(m: int, n: int, k: int) -> int:
+    """FlopCounterMode's count of one (m, k) @ (k, n) torch.matmul (on the meta device)."""
+    a, b = torch.empty(m, k, device="meta"), torch.empty(k, n, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        torch.matmul(a, b)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize(
+    "m,n,k,warmup,iters", [(1, 1, 1, 1, 5), (4096, 2048, 1024, 2, 10), (1, 8192, 8192, 3, 12)]
+)
+def test_achieved_flops_on_a_simulated_device_is_counted_flops_over_time_per_call(
+    monkeypatch, m, n, k, warmup, iters
+):
+    """A device with its own clock: matmul() only queues work (the first calls 5x slower, as a
+    cold start), sync() advances the clock by the queued work. The reference, reading that
+    clock, returns exactly FlopCounterMode's count over the work of one warm call."""
+    from types import SimpleNamespace
+
+    from course.scaling import blocks
+
+    work_s, now, queued, calls = 0.004, [0.0], [0.0], [0]
+
+    def matmul():
+        calls[0] += 1
+        queued[0] += work_s * (5 if calls[0] <= warmup else 1)
+
+    def sync():
+        now[0] += queued[0]
+        queued[0] = 0.0
+
+    monkeypatch.setattr(blocks, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    got = ref.achieved_flops(matmul, sync, m, n, k, warmup=warmup, iters=iters)
+    assert calls[0] == warmup + iters
+    assert got == pytest.approx(_counted_matmul_flops(m, n, k) / work_s, rel=1e-12)
+
+
+def test_achieved_flops_of_torch_matmul_agrees_with_an_independent_timing():
+    """A sanity oracle, not a speed test: on the CPU (a no-op sync), the reference's FLOP/s of a
+    real torch.matmul and FlopCounterMode's count over a perf_counter timing of the same loop,
+    taken here, agree within a loose factor (both are noisy measurements of the same thing)."""
+    import time
+
+    m, n, k, iters = 192, 256, 320, 10
+    torch.manual_seed(0)
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    ours = max(ref.achieved_flops(lambda: a @ b, lambda: None, m, n, k, iters=iters) for _ in "abc")
+    rounds = []
+    for _ in range(3):
+        torch.matmul(a, b)
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            torch.matmul(a, b)
+        rounds.append(_counted_matmul_flops(m, n, k) * iters / (time.perf_counter() - t0))
+    theirs = max(rounds)
+    assert theirs / 10 < ours < theirs * 10, (ours, theirs)

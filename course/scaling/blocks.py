@@ -254,3 +254,32 @@ def mfu(
     sync()
     seconds = (time.perf_counter() - t0) / iters
     return 6 * n_params * tokens_per_step / seconds / peak_flops
+
+
+# --- block 7 -------------------------------------------------------------------------------------
+def achieved_flops(
+    matmul: Callable[[], object],
+    sync: Callable[[], object],
+    m: int,
+    n: int,
+    k: int,
+    warmup: int = 2,
+    iters: int = 10,
+) -> float:
+    """FLOP/s that one ``(m, k) @ (k, n)`` product achieves: 2 m n k FLOPs per call (a multiply
+    and an add per term) over the synchronised seconds per call.
+
+    ``matmul()`` launches one product (on CUDA it returns before the work is done), ``sync()``
+    waits for all launched work. Run ``warmup`` untimed calls, ``sync()``, start the clock, run
+    ``iters`` calls, ``sync()``, stop the clock; seconds per call is the elapsed time over
+    ``iters``.
+    """
+    for _ in range(warmup):
+        matmul()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        matmul()
+    sync()
+    seconds = (time.perf_counter() - t0) / iters
+    return 2 * m * n * k / seconds

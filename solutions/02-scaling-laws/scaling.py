@@ -18,14 +18,14 @@
 # `numel` of Hugging Face's `GPT2LMHeadModel`), its training FLOPs (equal to what
 # `torch.utils.flop_counter.FlopCounterMode` counts on a real forward and backward pass), the
 # Chinchilla-optimal model for a compute budget, power-law fits in log space, Hoffmann et al.'s
-# Huber fit of L(N, D) = E + A / N^alpha + B / D^beta, and the model FLOPs utilisation of a
-# training step timed with proper synchronisation.
+# Huber fit of L(N, D) = E + A / N^alpha + B / D^beta, the model FLOPs utilisation of a training
+# step timed with proper synchronisation, and the FLOP/s a matrix product achieves.
 #
 # Each block has a **docstring contract**; keep the names and signatures. Run the test cell after
 # each answer: it runs *visible* checks that explain any mismatch. The grader runs more cases
 # (random configurations, budgets from 1e15 to 1e26 FLOPs, noisy data drawn with a secret seed,
 # the chapter's real loss curves) in a separate process, with **60 s per call, 3 GB of memory and
-# 600 s for the whole notebook**. The six blocks are independent: no block needs another.
+# 600 s for the whole notebook**. The seven blocks are independent: no block needs another.
 #
 # In the grader, tuples arrive as **lists**, and dicts have string keys. Return plain Python
 # `int` / `float` values (not tensors, not numpy scalars where an `int` is asked).
@@ -400,3 +400,67 @@ try:
     print(mfu(train_step, lambda: None, n, ids.numel(), 100e9, warmup=1, iters=3))
 except NotImplementedError:
     print("answer blocks 1 and 6 first")
+
+# %% [markdown]
+# ## 7. The FLOP/s a matrix product achieves (2 points)
+#
+# Measure the throughput of one `(m, k) @ (k, n)` product the way the peak of block 6 is
+# measured: FLOP/s = (FLOPs of one call) / (seconds per call). One call costs **2 m n k** FLOPs:
+# each of the m n output entries is a sum of k products, a multiply and an add per term (the
+# prologue's `matmul_flops`).
+#
+# `matmul()` launches one product and `sync()` waits until all launched work has finished. As in
+# block 6: run `warmup` untimed calls, call `sync()`, start the clock (`time.perf_counter()`), run
+# `iters` calls, call `sync()`, stop the clock; seconds per call is the elapsed time divided by
+# `iters`. Call `sync()` exactly there (not inside the timed loop). Return FLOP/s as a float (not
+# GFLOP/s).
+#
+# The grader simulates an asynchronous device as in block 6: `matmul()` returns at once and
+# `sync()` sleeps until the queued work would be done (the first calls are slow, so the warm-up's
+# work takes longer than the timed calls'). Hidden cases: warmup 1 to 3, iters 5 to 12, each of
+# m, n, k from 1 to 16,384 (m = n = k = 1 included), passed positionally in that order.
+#
+# **Device and dtype:** no tensors: `matmul` and `sync` are the grader's callables (CPU sleeps,
+# GPU or not) and the answer is a Python float.
+
+
+# %% nbgrader={"grade": false, "grade_id": "achieved_flops", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def achieved_flops(matmul, sync, m: int, n: int, k: int, warmup: int = 2, iters: int = 10) -> float:
+    """(2 m n k) / (synchronised seconds per call of matmul())."""
+    ### BEGIN SOLUTION
+    for _ in range(warmup):
+        matmul()
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        matmul()
+    sync()
+    seconds = (time.perf_counter() - start) / iters
+    return 2 * m * n * k / seconds
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_achieved_flops", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+check("scaling.achieved_flops.visible", achieved_flops)
+### BEGIN HIDDEN TESTS
+check("scaling.achieved_flops", achieved_flops)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Try it on this machine
+#
+# Your `achieved_flops` on a real float32 matrix product, on the GPU if there is one (then `sync`
+# is `torch.cuda.synchronize`) and on the CPU otherwise (a no-op `sync`). The figure changes from
+# run to run with the machine's load; it is a measured peak of the kind block 6 divides by.
+
+# %%
+device = "cuda" if torch.cuda.is_available() else "cpu"
+size = 4096 if device == "cuda" else 512
+a = torch.randn(size, size, device=device)
+b = torch.randn(size, size, device=device)
+sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+try:
+    rate = achieved_flops(lambda: a @ b, sync, size, size, size, warmup=2, iters=10)
+    print(f"{size} x {size} float32 matmul on {device}: {rate / 1e9:.1f} GFLOP/s")
+except NotImplementedError:
+    print("answer block 7 first")

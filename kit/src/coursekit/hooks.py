@@ -254,6 +254,81 @@ def mfu_timing() -> Hook:
     return compare
 
 
+@_named("matmul_flops_timing")
+def matmul_flops_timing() -> Hook:
+    """``achieved_flops`` on the same simulated asynchronous device as ``mfu`` (``matmul``
+    launches, ``sync`` drains; the first sync drains the warm-up's work, three times the timed
+    work). The ratio of the answer to 2 m n k / (synchronised seconds per call) names the
+    mistake: 1/2 for m n k, 1/3 for a clock started before the warm-up drained, 1/iters for
+    seconds per loop, far above 1 without ``sync()``. The window is :func:`mfu_low` and
+    :data:`MFU_HIGH`."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        step = case.steps[0]
+        sync: Sleeper = step.args[1]
+        m, n, k = step.args[2:5]
+        warmup, iters = step.kwargs["warmup"], step.kwargs["iters"]
+        result = got.outputs[0]
+        if isinstance(result, bool) or not isinstance(result, float | int):
+            return f"expected a float (FLOP/s), got {type(result).__name__}"
+        calls = got.sleeper_calls
+        launches = calls[0] if calls else 0
+        syncs = calls[1] if len(calls) > 1 else 0
+        if launches != warmup + iters:
+            return (
+                f"matmul() was called {launches} times; expected warmup + iters = "
+                f"{warmup + iters} (warmup untimed calls, then iters timed ones)"
+            )
+        if syncs == 0:
+            return (
+                "sync() was never called: timed without synchronising. On CUDA matmul() only "
+                "launches the product; call sync() after the warm-up (before starting the clock) "
+                "and after the timed calls (before stopping it)"
+            )
+        want = 2 * m * n * k / (sync.warm_s / iters)
+        ratio = result / want
+        low = mfu_low(sync, got.wall_s)
+        if low <= ratio <= MFU_HIGH:
+            return None
+        spread = MFU_LOW / low  # load lowers every ratio by up to this factor (see mfu_timing)
+
+        def near(value: float, tol: float) -> bool:
+            return ratio - tol <= value <= ratio * spread + tol
+
+        msg = f"returned {result:.4g} FLOP/s, expected about {want:.4g} (ratio {ratio:.3g})"
+        if ratio > MFU_HIGH:
+            return msg + (
+                ": the clock stopped before the work finished (timed without synchronising: "
+                "call sync() after the timed calls, before reading the clock)"
+            )
+        for unit, scale in (("GFLOP/s", 1e-9), ("TFLOP/s", 1e-12)):
+            if scale / 2 <= ratio <= scale * 2:
+                return msg + f": return FLOP/s, not {unit}"
+        if syncs >= iters and near(1 / iters, 0.3 / iters):
+            return msg + (
+                ": sync() inside the timed loop (it waits for each product in turn, so the loop "
+                "measures latency); call it once after the warm-up and once after the loop"
+            )
+        if near(1 / 2, 0.06):
+            return msg + (
+                ": m n k instead of 2 m n k (a multiply-add counted as one FLOP; each of the "
+                "m n k terms is a multiply and an add)"
+            )
+        if near(1 / 3, 0.06):
+            return msg + (
+                ": the clock started before the warm-up drained (the warm-up's work ended up in "
+                "the timing); call sync() after the warm-up calls, before starting the clock"
+            )
+        if near(1 / iters, 0.3 / iters):
+            return msg + (
+                ": seconds per loop instead of per call (the time of all iters calls used as the "
+                "time of one; divide the elapsed time by iters)"
+            )
+        return msg + ": FLOP/s = 2 m n k / (synchronised elapsed seconds / iters)"
+
+    return compare
+
+
 CHINCHILLA_KEYS = ("E", "A", "B", "alpha", "beta")
 
 
