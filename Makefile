@@ -37,6 +37,7 @@ $(VENDOR): tools/vendor/package.json tools/vendor/package-lock.json tools/vendor
 
 book: setup
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) -m autograder publish _build/html
 	@echo ""
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 

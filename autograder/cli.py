@@ -127,6 +127,18 @@ def release(
 
 
 @app.command()
+def publish(
+    site: Annotated[Path, typer.Argument(help="the built site (make book: _build/html)")],
+):
+    """Put the student release (notebooks, kit wheel) into a built site's release/ folder."""
+    from autograder.publish import publish as publish_release
+
+    course = Course.find()
+    written = publish_release(course, site.resolve())
+    console.print(f"published {len(written)} files into {site / 'release'}")
+
+
+@app.command()
 def validate(
     assignment: Annotated[str | None, typer.Argument()] = None,
     all_: Annotated[bool, typer.Option("--all")] = False,

@@ -27,15 +27,14 @@ import nbformat
 from autograder.errors import CourseError
 from autograder.layout import Course
 from autograder.notebooks import check_calls
+from autograder.site import release_url
 
-#: where the released notebooks install the kit from when it is missing (a GitHub release of
-#: the public repository; see the instructors' guide). Bump with the kit's version.
+#: where the released notebooks install the kit from when it is missing: the release inside the
+#: published site (``make book`` puts the wheel in ``_build/html/release/``; the address comes from
+#: ``_config.yml``, see autograder/site.py). Bump the version with kit/pyproject.toml's.
 KIT_VERSION = "0.1.0"
 KIT_WHEEL = f"coursekit-{KIT_VERSION}-py3-none-any.whl"
-KIT_URL = (
-    "https://github.com/transformer-workloads/course/releases/download/"
-    f"kit-v{KIT_VERSION}/{KIT_WHEEL}"
-)
+KIT_URL = release_url(KIT_WHEEL)
 #: the block of every notebook's setup cell (solutions/*/*.py, the new-chapter template) that
 #: imports the kit, installing it if missing: the one source of those copies. Each setup cell says
 #: ``copied_from`` in its header (cell metadata, which students do not see), and

@@ -10,8 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from autograder.errors import CourseError
 from autograder.layout import Course
+from autograder.site import base_url, published_links
 from autograder.sources import stale_notebooks, write_notebooks
 
 
@@ -45,6 +48,23 @@ def generate(course: Course, assignment: str, release_dir: Path, db_url: str | N
         )
 
 
+def publish_links(release_dir: Path, base: str | None = None) -> None:
+    """Point the released notebooks' links to book pages (``../../book/x.md``, which resolve only
+    in a clone of the repository) at the published pages (``<baseurl>book/x.html``), so they work in
+    Colab and in a downloaded copy. Only markdown cells change: nbgrader checksums code cells."""
+    base = base or base_url()
+    for path in sorted(release_dir.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        changed = False
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                new = published_links(cell.source, base)
+                changed |= new != cell.source
+                cell.source = new
+        if changed:
+            nbformat.write(nb, str(path))
+
+
 def _normalised(path: Path) -> str:
     nb = json.loads(path.read_text())
     return json.dumps(nb, sort_keys=True, indent=1)
@@ -70,6 +90,7 @@ def stale_files(course: Course, assignment: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, assignment, Path(tmp))
         fresh = Path(tmp) / assignment
+        publish_links(fresh)
         current = course.exercises / assignment
         names = {p.name for p in fresh.iterdir()} | (
             {p.name for p in current.iterdir()} if current.is_dir() else set()
@@ -88,6 +109,7 @@ def release(course: Course, assignment: str) -> Path:
     target = course.exercises / assignment
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, assignment, Path(tmp))
+        publish_links(Path(tmp) / assignment)
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(Path(tmp) / assignment, target)

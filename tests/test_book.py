@@ -148,17 +148,27 @@ def test_no_page_loads_from_an_external_host(built):
 
 
 def test_exercise_notebooks_ship_with_the_book(built):
-    """Each chapter index links its release notebook, downloadable from the site itself."""
+    """The site holds the student release (``release/``: the notebooks and the kit's wheel), each
+    chapter index links its notebook there, and each link a released notebook makes to the book
+    lands on a page of this site."""
+    from autograder.kit import KIT_WHEEL
+    from autograder.site import base_url
+
+    release = built / "release"
+    assert (release / KIT_WHEEL).is_file() and (release / "index.html").is_file()
+    base = base_url()
     for chapter in sorted((ROOT / "exercises").iterdir()):
         index = built / f"book/{chapter.name}/index.html"
         if not index.exists():
             continue
         html = index.read_text()
         for nb in sorted(chapter.glob("*.ipynb")):
-            links = re.findall(rf'href="([^"]*_downloads/[^"]*/{re.escape(nb.name)})"', html)
+            links = re.findall(rf'href="([^"]*release/{chapter.name}/{re.escape(nb.name)})"', html)
             assert links, f"{index.relative_to(built)} does not offer {nb.name} for download"
             assert (index.parent / links[0]).resolve().read_bytes() == nb.read_bytes()
-            assert f"exercises/{chapter.name}/{nb.name}" in html  # Colab / GitHub links
+            for url in re.findall(rf"{re.escape(base)}([^)\s\"#]+)", nb.read_text()):
+                if not url.startswith("release/"):
+                    assert (built / url).is_file(), f"{nb.name} links {base}{url}, not in the site"
 
 
 # ----------------------------------------------------------------------------- the browser

@@ -83,3 +83,17 @@ def test_every_bibliography_entry_parses_on_its_own():
     text = (ROOT / "references.bib").read_text()
     opened = [line for line in text.splitlines() if line.startswith("@")]
     assert len(parse_file(str(ROOT / "references.bib")).entries) == len(opened)
+
+
+def test_every_bibliography_entry_has_a_title_an_author_and_a_year():
+    """The plain style warns (and the book fails) on an entry without a year; say which."""
+    from pybtex.database import parse_file
+
+    entries = parse_file(str(ROOT / "references.bib")).entries
+    incomplete = {
+        key: [f for f in ("title", "year") if f not in entry.fields]
+        + ([] if entry.persons.get("author") or "author" in entry.fields else ["author"])
+        for key, entry in entries.items()
+    }
+    incomplete = {k: v for k, v in incomplete.items() if v}
+    assert not incomplete, f"bibliography entries missing fields: {incomplete}"

@@ -48,12 +48,14 @@ except ImportError:  # Colab, a fresh laptop: install it once (see the students'
     import subprocess
     import sys
 
-    KIT = "https://github.com/transformer-workloads/course/releases/download/kit-v0.1.0/coursekit-0.1.0-py3-none-any.whl"
+    KIT = "https://transformer-workloads.github.io/course/release/coursekit-0.1.0-py3-none-any.whl"
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", KIT])
     from coursekit import check
 
 # %% [markdown]
 # ## 1. Parameters of a GPT-2 configuration (2 points)
+#
+# *Taught in the book:* [Counting parameters, FLOPs and utilisation](../../book/02-scaling-laws/counting.md).
 #
 # `cfg` is a dict with Hugging Face `GPT2Config`'s names: `vocab_size` (V >= 1), `n_positions`
 # (P >= 1, learned position embeddings), `n_embd` (d >= 1), `n_layer` (L >= 0, zero is allowed),
@@ -99,6 +101,8 @@ check("scaling.count_params", count_params)
 
 # %% [markdown]
 # ## 2. FLOPs of a forward pass and of training (3 points)
+#
+# *Taught in the book:* [Counting parameters, FLOPs and utilisation](../../book/02-scaling-laws/counting.md).
 #
 # Count matrix-multiplication FLOPs only: a product of an (m, k) and a (k, n) matrix costs
 # **2 m n k** (one multiply and one add per term). Biases, layer norms, softmax, GELU and the
@@ -149,6 +153,8 @@ check("scaling.flops", flops)
 # %% [markdown]
 # ## 3. The Chinchilla-optimal model for a compute budget (2 points)
 #
+# *Taught in the book:* [Kaplan and Chinchilla](../../book/02-scaling-laws/laws.md).
+#
 # `law` is a dict `{"E", "A", "B", "alpha", "beta"}` (floats) of L(N, D) = E + A / N^alpha +
 # B / D^beta; Hoffmann et al.'s fit is E = 1.69, A = 406.4, B = 410.7, alpha = 0.34,
 # beta = 0.28. With C = **6 N D** FLOPs, minimise L over N (D = C / (6 N)) in closed form:
@@ -198,6 +204,8 @@ check("scaling.chinchilla_optimal", chinchilla_optimal)
 # %% [markdown]
 # ## 4. Fitting a power law in log space (2 points)
 #
+# *Taught in the book:* [Fitting scaling laws](../../book/02-scaling-laws/fitting.md).
+#
 # Fit y = (x_c / x)^alpha to points `x`, `y` (1-D tensors of the same length n >= 2, positive,
 # float32 or float64, at least two distinct x) by **ordinary least squares on log y against
 # log x** (natural logs, computed in float64): log y = alpha log x_c - alpha log x, a straight
@@ -231,6 +239,8 @@ check("scaling.fit_power_law", fit_power_law)
 
 # %% [markdown]
 # ## 5. Fitting L(N, D) as Hoffmann et al. do (approach 3) (3 points)
+#
+# *Taught in the book:* [Fitting scaling laws](../../book/02-scaling-laws/fitting.md).
 #
 # `n`, `d`, `loss`: lists of floats of the same length (10 to 60 points): model sizes, training
 # tokens and final losses. Fit E, A, B, alpha, beta of L = E + A / N^alpha + B / D^beta:
@@ -314,6 +324,8 @@ check("scaling.fit_chinchilla", fit_chinchilla)
 
 # %% [markdown]
 # ## 6. Model FLOPs utilisation of a training step (2 points)
+#
+# *Taught in the book:* [Counting parameters, FLOPs and utilisation](../../book/02-scaling-laws/counting.md).
 #
 # MFU = (model FLOPs of one step) / (seconds per step) / (the device's peak FLOP/s), with the
 # model FLOPs counted as **6 N T**: N = `n_params`, T = `tokens_per_step` (forward + backward,
@@ -403,6 +415,8 @@ except NotImplementedError:
 
 # %% [markdown]
 # ## 7. The FLOP/s a matrix product achieves (2 points)
+#
+# *Taught in the book:* [Devices, timing and the roofline](../../book/00-prologue/measuring-devices.md).
 #
 # Measure the throughput of one `(m, k) @ (k, n)` product the way the peak of block 6 is
 # measured: FLOP/s = (FLOPs of one call) / (seconds per call). One call costs **2 m n k** FLOPs:

@@ -71,14 +71,14 @@ except ImportError:  # Colab, a fresh laptop: install it once (see the students'
     import subprocess
     import sys
 
-    KIT = "https://github.com/transformer-workloads/course/releases/download/kit-v0.1.0/coursekit-0.1.0-py3-none-any.whl"
+    KIT = "https://transformer-workloads.github.io/course/release/coursekit-0.1.0-py3-none-any.whl"
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", KIT])
     from coursekit import check
 
 # %% [markdown]
 # ## 1. A BPE trainer (3 points)
 #
-# Book: *Tokenization → Byte-pair encoding* (the worked example and the tie-break rule).
+# *Taught in the book:* [Byte-pair encoding](../../book/04-tokenization/bpe.md) (the worked example and the tie-break rule).
 #
 # Train byte-pair encoding on a corpus given as **words with counts**. Each word starts as the
 # sequence of its characters. Repeat `num_merges` times:
@@ -151,7 +151,7 @@ check("tokenization.train_bpe", train_bpe)
 # %% [markdown]
 # ## 2. Encoding with merges (2 points)
 #
-# Book: *Byte-pair encoding*, section *Encoding: apply merges by rank*.
+# *Taught in the book:* [Byte-pair encoding](../../book/04-tokenization/bpe.md), section *Encoding: apply merges by rank*.
 #
 # Encode one word with a list of merges (rank = position in the list, 0 first). Start from the
 # word's characters; **repeatedly merge the adjacent pair of lowest rank** among the pairs present
@@ -213,7 +213,7 @@ check("tokenization.bpe_encode", bpe_encode)
 # %% [markdown]
 # ## 3. Byte-level BPE: encode and decode any Unicode (3 points)
 #
-# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *Bytes, not characters*.
+# *Taught in the book:* [Byte-level BPE, pre-tokenisation and special tokens](../../book/04-tokenization/byte-level.md), section *Bytes, not characters*.
 #
 # Byte-level BPE works on the text's **UTF-8 bytes**: ids 0-255 are the bytes, and merge `r`
 # (a pair of ids `(a, b)`) creates the id `256 + r`, whose bytes are those of `a` followed by
@@ -281,7 +281,7 @@ check("tokenization.byte_decode", byte_decode)
 # %% [markdown]
 # ## 4. GPT-2's pre-tokeniser (2 points)
 #
-# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *Pre-tokenisation*.
+# *Taught in the book:* [Byte-level BPE, pre-tokenisation and special tokens](../../book/04-tokenization/byte-level.md), section *Pre-tokenisation*.
 #
 # Before BPE, GPT-2 cuts text with a regular expression, and merges never cross a cut. Return the
 # pattern's matches in order (they concatenate back to the text). The pattern is an alternation,
@@ -323,7 +323,7 @@ check("tokenization.gpt2_pretokenize", gpt2_pretokenize)
 # %% [markdown]
 # ## 5. Encoding with the real GPT-2 ranks (3 points)
 #
-# Book: *Byte-level BPE, pre-tokenisation and special tokens*, section *The real GPT-2 vocabulary*.
+# *Taught in the book:* [Byte-level BPE, pre-tokenisation and special tokens](../../book/04-tokenization/byte-level.md), section *The real GPT-2 vocabulary*.
 #
 # `GPT2_RANKS` (loaded above) maps 50,256 byte strings to their rank, which is also the token id.
 # To encode one pre-token: start from its UTF-8 bytes as single-byte parts; repeatedly find the
@@ -386,7 +386,7 @@ check("tokenization.gpt2_encode_pieces", gpt2_encode_pieces)
 # %% [markdown]
 # ## 6. WordPiece (3 points)
 #
-# Book: *WordPiece (BERT)*, section *Step 2: greedy longest match first*.
+# *Taught in the book:* [WordPiece (BERT)](../../book/04-tokenization/wordpiece.md), section *Step 2: greedy longest match first*.
 #
 # BERT encodes each pre-tokenised word on its own, **greedy longest match first**: from the
 # current position take the longest substring that is in the vocabulary; a piece that does not
@@ -437,7 +437,7 @@ check("tokenization.wordpiece", wordpiece)
 # %% [markdown]
 # ## 7. BERT's pre-tokeniser (2 points)
 #
-# Book: *WordPiece (BERT)*, section *Step 1: normalise and pre-tokenise*.
+# *Taught in the book:* [WordPiece (BERT)](../../book/04-tokenization/wordpiece.md), section *Step 1: normalise and pre-tokenise*.
 #
 # Before WordPiece, BERT (uncased) normalises and splits the text, as the `tokenizer.json` of
 # all-MiniLM-L6-v2 does:

@@ -30,7 +30,7 @@ except ImportError:  # Colab, a fresh laptop: install it once (see the students'
     import subprocess
     import sys
 
-    KIT = "https://github.com/transformer-workloads/course/releases/download/kit-v0.1.0/coursekit-0.1.0-py3-none-any.whl"
+    KIT = "https://transformer-workloads.github.io/course/release/coursekit-0.1.0-py3-none-any.whl"
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", KIT])
     from coursekit import check
 
