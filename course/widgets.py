@@ -217,6 +217,25 @@ _RUNTIME = r"""
 UPDATE
   };
   var controls = Array.prototype.slice.call(root.querySelectorAll('[data-control]'));
+  // W.changed: the name of the control the reader just changed (null on the first draw).
+  // W.set(name, value): move a slider or pick an option from the update (no event fires), so
+  // that linked controls agree (picking a model's budget moves the budget slider).
+  W.changed = null;
+  W.set = function (name, value) {
+    controls.forEach(function (el) {
+      if (el.dataset.control !== name) { return; }
+      if (el.dataset.kind === 'select') { el.value = JSON.stringify(value); return; }
+      if (el.dataset.kind === 'toggle') {
+        el.querySelectorAll('button').forEach(function (x) {
+          x.setAttribute('aria-pressed', x.dataset.option === JSON.stringify(value) ? 'true' : 'false');
+        });
+        return;
+      }
+      el.value = String(value);
+      var shown = root.querySelector('[data-testid="' + el.dataset.testid + '-value"]');
+      if (shown) { shown.textContent = el.value; }
+    });
+  };
   function read() {
     var v = {}, ok = true;
     controls.forEach(function (el) {
@@ -239,7 +258,9 @@ UPDATE
     });
     return ok ? v : null;
   }
-  function run() {
+  function run(ev) {
+    var source = ev && ev.currentTarget && ev.currentTarget.dataset;
+    W.changed = source ? source.control : null;
     var v = read();
     if (!v) { return; }
     try {
@@ -258,7 +279,7 @@ UPDATE
         if (!b) { return; }
         el.querySelectorAll('button').forEach(function (x) {
           x.setAttribute('aria-pressed', x === b ? 'true' : 'false'); });
-        run();
+        run(ev);
       });
     } else {
       el.addEventListener('input', run);

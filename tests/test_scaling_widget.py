@@ -6,6 +6,7 @@ chinchilla_optimal and kaplan_optimal. ``check_scaling_budget`` is the widget's 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from conftest import node_or_skip, open_widget, set_control
@@ -60,6 +61,14 @@ def check_scaling_budget(drv) -> None:
             assert _value(root, testid) == pytest.approx(want, rel=1e-9), (name, testid)
         loss = ref.chinchilla_loss(m["n"], m["d"])
         assert _value(root, "scaling-budget-model-loss") == pytest.approx(loss, rel=1e-9), name
+        slider = root.find_element("css selector", '[data-control="log10c"]')
+        budget = math.log10(6 * m["n"] * m["d"])
+        assert abs(float(slider.get_attribute("value")) - budget) <= 0.051, (name, "slider")
+    # moving the slider again hands the budget back to it
+    set_control(drv, "scaling-budget", "log10c", 21.5)
+    select = root.find_element("css selector", '[data-control="model"]')
+    assert json.loads(select.get_attribute("value")) == "none"
+    assert _value(root, "scaling-budget-c") == pytest.approx(10.0**21.5, rel=1e-9)
     set_control(drv, "scaling-budget", "model", "none")
 
 

@@ -16,7 +16,12 @@ def markdown_table(rows: list[dict]) -> str:
 
 #: the compute-budget explorer's update (JavaScript mirror of chinchilla_optimal / kaplan_optimal)
 BUDGET_JS = """
+if (W.changed === 'log10c' && v.model !== 'none' && W.set) {  // the slider takes over again
+  W.set('model', 'none');
+  v.model = 'none';
+}
 var C = v.model === 'none' ? Math.pow(10, v.log10c) : 6 * data.models[v.model].n * data.models[v.model].d;
+if (v.model !== 'none' && W.set) { W.set('log10c', Math.log10(C).toFixed(1)); }
 var L = data.law, a = L.alpha, b = L.beta;
 var loss = function (n, d) { return L.E + L.A / Math.pow(n, a) + L.B / Math.pow(d, b); };
 var G = Math.pow(a * L.A / (b * L.B), 1 / (a + b));
@@ -25,13 +30,16 @@ var n20 = Math.sqrt(C / 120), d20 = 20 * n20;
 var nK = 1.3e9 * Math.pow(C / data.pf_day, 0.73), dK = C / (6 * nK);
 var e = function (x) { return x.toExponential(3); };
 var row = function (name, id, n, d) {
-  return '<tr><td>' + name + '</td><td>' + W.num(id + '-n', n, e(n)) + '</td><td>' +
-    W.num(id + '-d', d, e(d)) + '</td><td>' + W.fmt(d / n, 1) + '</td><td>' +
-    W.num(id + '-loss', loss(n, d), W.fmt(loss(n, d), 4)) + '</td></tr>';
+  var td = '<td style="padding: 0.15em 0.7em; text-align: right">';
+  return '<tr><td style="padding: 0.15em 0.7em 0.15em 0">' + name + '</td>' + td +
+    W.num(id + '-n', n, e(n)) + '</td>' + td + W.num(id + '-d', d, e(d)) + '</td>' + td +
+    W.fmt(d / n, 1) + '</td>' + td + W.num(id + '-loss', loss(n, d), W.fmt(loss(n, d), 4)) +
+    '</td></tr>';
 };
 var html = '<p>C = ' + W.num('scaling-budget-c', C, e(C)) + ' FLOPs (' + W.fmt(C / data.pf_day, 1) +
-  ' PF-days)</p><table><tr><th>allocation</th><th>N</th><th>D (tokens)</th><th>D/N</th>' +
-  '<th>Chinchilla loss</th></tr>' +
+  ' PF-days)</p><table style="border-collapse: collapse"><tr><th>allocation</th>' +
+  '<th style="padding: 0 0.7em">N</th><th style="padding: 0 0.7em">D (tokens)</th>' +
+  '<th style="padding: 0 0.7em">D/N</th><th style="padding: 0 0.7em">Chinchilla loss</th></tr>' +
   row('Chinchilla law (closed form)', 'scaling-budget-chinchilla', nOpt, dOpt) +
   row('20 tokens per parameter', 'scaling-budget-rule20', n20, d20) +
   row('Kaplan: 1.3e9 C^0.73', 'scaling-budget-kaplan', nK, dK);
