@@ -16,7 +16,9 @@ def _one_of_each_script(app: Any, pagename: str, templatename: str, context: dic
         return
     seen, kept = set(), []
     for script in scripts:
-        key = (str(script), tuple(sorted(getattr(script, "attributes", {}).items())))
+        # the same script added at two priorities is still one script
+        attributes = getattr(script, "attributes", {})
+        key = (str(getattr(script, "filename", script)), tuple(sorted(attributes.items())))
         if key not in seen:
             seen.add(key)
             kept.append(script)
