@@ -36,6 +36,7 @@ $(VENDOR): tools/vendor/package.json tools/vendor/package-lock.json tools/vendor
 	bash tools/vendor_js.sh
 
 book: setup
+	@bash tools/system_deps.sh book
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m autograder publish _build/html
 	@echo ""
