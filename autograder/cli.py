@@ -302,16 +302,46 @@ def new_chapter(
 
 @app.command()
 def export(
-    assignment: Annotated[str, typer.Option("--assignment")],
+    assignment: Annotated[
+        list[str],
+        typer.Option("--assignment", help="repeat for one column per assignment (LMS formats)"),
+    ],
     out: Annotated[Path, typer.Option("--out")],
     db: Annotated[str | None, typer.Option("--db")] = None,
     results: Annotated[
         Path | None, typer.Option("--from", help="grading OUT folder whose gradebook to use")
     ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="csv (every part, the default), canvas, moodle or gradescope: the file that "
+            "LMS imports",
+        ),
+    ] = "csv",
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            metavar="CSV",
+            help="the LMS's own export of the class, to map folder names to its students",
+        ),
+    ] = None,
 ):
-    """Export one assignment's grades from the gradebook to CSV."""
-    from autograder import gradebook
+    """Export grades from the gradebook: every part (csv), or the file Canvas, Moodle or
+    Gradescope imports."""
+    from autograder import gradebook, lms
 
+    if fmt not in lms.FORMATS:
+        raise CourseError(f"unknown --format {fmt!r}: pass one of {', '.join(lms.FORMATS)}.")
+    if fmt == "csv" and (len(assignment) != 1 or roster is not None):
+        raise CourseError(
+            "--format csv exports one assignment's parts without a roster: pass one "
+            "--assignment, or an LMS --format for several assignments or a roster."
+        )
+    if roster is not None and not roster.is_file():
+        raise CourseError(f"the roster {roster} does not exist; pass the LMS's CSV export.")
     if db is None:
         folder = results or Path("grading-out")
         if not (folder / "gradebook.db").is_file():
@@ -319,8 +349,11 @@ def export(
                 f"no gradebook at {folder / 'gradebook.db'}; pass --db URL or --from OUT."
             )
         db = gradebook.default_url(folder)
-    n = gradebook.export(db, assignment, out)
-    console.print(f"exported {n} students to {out}")
+    if fmt == "csv":
+        n = gradebook.export(db, assignment[0], out)
+    else:
+        n = lms.write(fmt, gradebook.scores(db, assignment), out, roster)
+    console.print(f"exported {n} students to {out}" + ("" if fmt == "csv" else f" ({fmt})"))
 
 
 @app.command("similarity")
