@@ -340,6 +340,10 @@ def export(
             "--format csv exports one assignment's parts without a roster: pass one "
             "--assignment, or an LMS --format for several assignments or a roster."
         )
+    if fmt == "gradescope" and len(assignment) != 1:
+        raise CourseError(
+            "Gradescope takes one assignment's scores per upload: pass one --assignment."
+        )
     if roster is not None and not roster.is_file():
         raise CourseError(f"the roster {roster} does not exist; pass the LMS's CSV export.")
     if db is None:
