@@ -137,6 +137,23 @@ def test_download_names_are_read_as_each_lms_writes_them():
     assert lms.parse_download_name("jdoe").username == "jdoe"
 
 
+def test_a_canvas_download_is_a_class_folder(tmp_path):
+    """Canvas's "Download Submissions" zip holds one file per student, no folders: each
+    notebook is a student, named as Canvas named the file, graded as the assignment's notebook."""
+    from autograder.submissions import discover
+
+    for sid in CANVAS_CLASS:
+        write_submission(tmp_path, sid.split("_")[0], SOL)
+        (tmp_path / sid.split("_")[0] / PROLOGUE / "prologue.ipynb").rename(
+            tmp_path / f"{sid}.ipynb"
+        )
+    subs = discover(tmp_path, PROLOGUE, ["prologue.ipynb"])
+    got = {s.student_id: s for s in subs if s.notebooks}
+    assert set(got) == set(CANVAS_CLASS)
+    assert all(set(s.notebooks) == {"prologue.ipynb"} for s in got.values())
+    assert all(s.notes == [f"graded {s.student_id}.ipynb as prologue.ipynb"] for s in got.values())
+
+
 def test_moodle_round_trip(moodle, tmp_path):
     out, roster, graded = moodle
     assert sorted(graded.values()) == [0, 3, 6]
