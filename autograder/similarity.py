@@ -29,6 +29,7 @@ import ast
 import builtins
 import csv
 import difflib
+import hashlib
 import html
 import io
 import itertools
@@ -38,8 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from copydetect.detector import CodeFingerprint, compare_files
-from copydetect.utils import get_document_fingerprints
+import numpy as np
+from copydetect.detector import compare_files
+from copydetect.utils import get_token_coverage, winnow
 
 from autograder.errors import CourseError
 from autograder.layout import Course
@@ -198,10 +200,43 @@ class _Alphabet:
         return "".join(self.chars[t] for t in tokens)
 
 
-def _fingerprint(text: str, name: str, boilerplate) -> CodeFingerprint:
-    return CodeFingerprint(
-        name, K_TOKENS, WINDOW, boilerplate=boilerplate, filter=False, fp=io.StringIO(text)
+def _kgram_hashes(text: str) -> np.ndarray:
+    """A stable 64-bit hash of every K_TOKENS-gram of ``text`` (copydetect hashes with Python's
+    ``hash``, which changes from run to run; the report must not)."""
+    data = [text[i : i + K_TOKENS].encode("utf-8") for i in range(len(text) - K_TOKENS + 1)]
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(d, digest_size=8).digest(), "little", signed=True)
+            for d in data
+        ],
+        dtype=np.int64,
     )
+
+
+@dataclass
+class Fingerprint:
+    """An answer's winnowed fingerprints, with the attributes copydetect's ``compare_files``
+    reads (as its ``CodeFingerprint`` has them, built from stable hashes)."""
+
+    filename: str
+    filtered_code: str
+    hashes: set
+    hash_idx: dict
+    token_coverage: float
+    k: int = K_TOKENS
+    offsets: np.ndarray = field(default_factory=lambda: np.array([]))
+
+
+def _fingerprint(text: str, name: str, boilerplate: np.ndarray) -> Fingerprint:
+    """Winnow ``text``'s k-gram hashes (copydetect's ``winnow``), drop the boilerplate's."""
+    hashes, idx = winnow(_kgram_hashes(text), WINDOW, remove_duplicates=False)
+    keep = ~np.isin(hashes, boilerplate)
+    hashes, idx = hashes[keep], idx[keep]
+    hash_idx: dict[int, list[int]] = {}
+    for h, i in zip(hashes.tolist(), idx.tolist()):
+        hash_idx.setdefault(h, []).append(i)
+    coverage = get_token_coverage(hash_idx, K_TOKENS, len(text))
+    return Fingerprint(name, text, set(hash_idx), hash_idx, coverage)
 
 
 @dataclass
@@ -311,7 +346,7 @@ def compare_class(
         boiler_text = alphabet.encode(
             [t for src in [*given, *stubs.values()] for t in normalise(src, keep).norm + [";"]]
         )
-        boilerplate = sorted(get_document_fingerprints(boiler_text, K_TOKENS, WINDOW)[0])
+        boilerplate = _kgram_hashes(boiler_text) if len(boiler_text) >= K_TOKENS else np.array([])
         answers: dict[str, dict[str, str]] = {}
         for sub in subs:
             data = sub.notebooks.get(source.name)
@@ -325,7 +360,7 @@ def compare_class(
             part = _part_name(source, len(sources), gid)
             parts.append(part)
             stub = normalise(stubs.get(gid, ""), keep)
-            compared: list[tuple[Answer, CodeFingerprint]] = []
+            compared: list[tuple[Answer, Fingerprint]] = []
             for sub in subs:
                 code = answers.get(sub.student_id, {}).get(gid)
                 if code is None:
@@ -335,7 +370,7 @@ def compare_class(
                 if not tokens.norm:
                     missing.setdefault(part, []).append(sub.student_id)
                     continue
-                if len(tokens.norm) < min_tokens:
+                if len(tokens.norm) < max(min_tokens, K_TOKENS):
                     short.setdefault(part, []).append(sub.student_id)
                     continue
                 answer = Answer(sub.student_id, code, tokens)

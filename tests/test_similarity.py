@@ -7,6 +7,7 @@ obvious answers are not compared (the report says so). It reads notebooks only: 
 from __future__ import annotations
 
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -244,19 +245,23 @@ def test_csv_and_html(report):
     assert "numerator" in first or "measure" in first or "total" in first
 
 
-def _cli(*args):
+def _cli(*args, hash_seed="1"):
     return subprocess.run(
         [sys.executable, "-m", "autograder", "similarity", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
     )  # fmt: skip
 
 
 def test_cli_writes_the_report(report, tmp_path):
-    _, subs, _ = report
+    _, subs, out = report
     proc = _cli("--assignment", PROLOGUE, "--submissions", str(subs), "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     assert "4 (part, pair) row(s)" in proc.stdout
     assert (tmp_path / "r" / "similarity.html").is_file()
+    # the same report in another process (another string-hash seed): stable fingerprints
+    again = (tmp_path / "r" / "similarity.csv").read_text(encoding="utf-8")
+    assert again == (out / "similarity.csv").read_text(encoding="utf-8")
 
 
 def test_wrong_inputs_get_one_sentence(report, tmp_path):
