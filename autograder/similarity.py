@@ -56,7 +56,7 @@ K_TOKENS = 8
 #: winnowing window in k-grams: any common run of K_TOKENS + WINDOW - 1 tokens is guaranteed found
 WINDOW = 3
 #: a (part, pair) row scoring at least this is flagged for a closer look
-FLAG_SCORE = 0.6
+FLAG_SCORE = 0.7
 #: stub runs at least this many tokens long are removed from an answer
 STUB_RUN = 3
 
