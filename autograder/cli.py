@@ -1,11 +1,12 @@
-"""Command line: ``python -m autograder {release,validate,grade,new-chapter,export}``.
+"""Command line: ``python -m autograder {release,validate,grade,new-chapter,export,similarity}``.
 
 Each command parses its options, finds the course checkout (:class:`~autograder.layout.Course`)
 and calls the module that does the work: ``release`` (:mod:`autograder.release`, and
 :mod:`autograder.kit` for the student kit), ``validate``
 (:func:`autograder.service.validate_assignment` and the seed sweep of :mod:`autograder.validate`),
 ``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray), ``new-chapter``
-(:mod:`autograder.scaffold`) and ``export`` (:mod:`autograder.gradebook`). The class secret is
+(:mod:`autograder.scaffold`), ``export`` (:mod:`autograder.gradebook`, and
+:mod:`autograder.lms` for the LMS formats) and ``similarity`` (:mod:`autograder.similarity`). The class secret is
 read here once (``--secret-file`` or ``AUTOGRADER_SECRET``) and passed on as a value. Every
 :class:`~autograder.errors.CourseError` ends the command with its one sentence and exit code 2.
 """
@@ -313,16 +314,50 @@ def new_chapter(
 
 @app.command()
 def export(
-    assignment: Annotated[str, typer.Option("--assignment")],
+    assignment: Annotated[
+        list[str],
+        typer.Option("--assignment", help="repeat for one column per assignment (LMS formats)"),
+    ],
     out: Annotated[Path, typer.Option("--out")],
     db: Annotated[str | None, typer.Option("--db")] = None,
     results: Annotated[
         Path | None, typer.Option("--from", help="grading OUT folder whose gradebook to use")
     ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="csv (every part, the default), canvas, moodle or gradescope: the file that "
+            "LMS imports",
+        ),
+    ] = "csv",
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            metavar="CSV",
+            help="the LMS's own export of the class, to map folder names to its students",
+        ),
+    ] = None,
 ):
-    """Export one assignment's grades from the gradebook to CSV."""
-    from autograder import gradebook
+    """Export grades from the gradebook: every part (csv), or the file Canvas, Moodle or
+    Gradescope imports."""
+    from autograder import gradebook, lms
 
+    if fmt not in lms.FORMATS:
+        raise CourseError(f"unknown --format {fmt!r}: pass one of {', '.join(lms.FORMATS)}.")
+    if fmt == "csv" and (len(assignment) != 1 or roster is not None):
+        raise CourseError(
+            "--format csv exports one assignment's parts without a roster: pass one "
+            "--assignment, or an LMS --format for several assignments or a roster."
+        )
+    if fmt == "gradescope" and len(assignment) != 1:
+        raise CourseError(
+            "Gradescope takes one assignment's scores per upload: pass one --assignment."
+        )
+    if roster is not None and not roster.is_file():
+        raise CourseError(f"the roster {roster} does not exist; pass the LMS's CSV export.")
     if db is None:
         folder = results or Path("grading-out")
         if not (folder / "gradebook.db").is_file():
@@ -330,8 +365,45 @@ def export(
                 f"no gradebook at {folder / 'gradebook.db'}; pass --db URL or --from OUT."
             )
         db = gradebook.default_url(folder)
-    n = gradebook.export(db, assignment, out)
-    console.print(f"exported {n} students to {out}")
+    if fmt == "csv":
+        n = gradebook.export(db, assignment[0], out)
+    else:
+        n = lms.write(fmt, gradebook.scores(db, assignment), out, roster)
+    console.print(f"exported {n} students to {out}" + ("" if fmt == "csv" else f" ({fmt})"))
+
+
+@app.command("similarity")
+def similarity_(
+    assignment: Annotated[str, typer.Option("--assignment")],
+    submissions: Annotated[Path, typer.Option("--submissions")],
+    out: Annotated[Path, typer.Option("--out", help="folder for similarity.html and .csv")],
+    min_tokens: Annotated[
+        int,
+        typer.Option(
+            "--min-tokens",
+            min=1,
+            help="answers shorter than this many normalised tokens are not compared",
+        ),
+    ] = 20,  # autograder.similarity.MIN_TOKENS (not imported here: it loads copydetect)
+    top: Annotated[
+        int, typer.Option("--top", min=1, help="pairs shown side by side (all flagged ones too)")
+    ] = 50,
+):
+    """Rank pairs of students by how much of each answer cell they share (reads notebooks only)."""
+    from autograder.similarity import FLAG_SCORE, similarity
+
+    course = Course.find()
+    report = similarity(course, assignment, submissions, out, min_tokens, top)
+    flagged = [m for m in report.matches if m.flagged]
+    table = Table("part", "student A", "student B", "score", title=f"{assignment}: flagged pairs")
+    for m in flagged[:20]:
+        table.add_row(m.part, m.a.student, m.b.student, f"{m.score:.2f}")
+    if flagged:
+        console.print(table)
+    console.print(
+        f"{len(report.students)} students, {len(flagged)} (part, pair) row(s) at or above "
+        f"{FLAG_SCORE:.2f}; wrote {out / 'similarity.html'} and {out / 'similarity.csv'}"
+    )
 
 
 def main() -> None:

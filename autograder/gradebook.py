@@ -93,3 +93,27 @@ def export(url: str, assignment: str, out: Path) -> int:
     fields += sorted({k for r in rows for k in r} - set(fields))
     write_table(out, fields, rows)
     return len(rows)
+
+
+def scores(url: str, assignments: list[str]) -> list:
+    """Each assignment's total per student and its points possible, from the gradebook (what the
+    LMS formats of :mod:`autograder.lms` write)."""
+    from autograder.lms import AssignmentScores
+
+    out = []
+    with _open(url) as gb:
+        for assignment in assignments:
+            try:
+                a = gb.find_assignment(assignment)
+            except MissingEntry:
+                raise CourseError(
+                    f"the gradebook has no assignment {assignment!r}; grade it first."
+                ) from None
+            out.append(
+                AssignmentScores(
+                    assignment,
+                    float(a.max_score),
+                    {sub.student.id: float(sub.score) for sub in a.submissions},
+                )
+            )
+    return out

@@ -1,4 +1,5 @@
-"""Collecting a class's submissions: nbgrader's folder layout or one zip per student."""
+"""Collecting a class's submissions: nbgrader's folder layout, one zip per student, or one notebook
+per student (Canvas's download)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def discover(root: Path, assignment: str, expected: list[str]) -> list[Submissio
             continue
         if entry.is_dir():
             sid = entry.name
-        elif entry.suffix == ".zip":
+        elif entry.suffix in (".zip", ".ipynb"):  # .ipynb: Canvas's download, one file each
             sid = entry.stem
         else:
             continue
@@ -68,12 +69,15 @@ def discover(root: Path, assignment: str, expected: list[str]) -> list[Submissio
             )
             continue
         sub = Submission(sid)
-        (_read_folder if entry.is_dir() else _read_zip)(entry, assignment, expected, sub)
+        read = (
+            _read_folder if entry.is_dir() else _read_zip if entry.suffix == ".zip" else _read_one
+        )
+        read(entry, assignment, expected, sub)
         found[sid] = sub
     if not found:
         raise CourseError(
             f"no submissions in {root}: expected <student_id>/{assignment}/*.ipynb "
-            "folders or <student_id>.zip files."
+            "folders, <student_id>.zip files or <student_id>.ipynb notebooks."
         )
     return list(found.values())
 
@@ -107,6 +111,18 @@ def _read_folder(folder: Path, assignment: str, expected: list[str], sub: Submis
     if not names:
         sub.notes.append("no notebooks in the submission")
     _match(names, expected, sub)
+
+
+def _read_one(path: Path, assignment: str, expected: list[str], sub: Submission) -> None:
+    """A notebook alone in the class folder (Canvas's "Download Submissions" names each file
+    ``lastfirst_userid_attachmentid_<name>.ipynb``): graded as the assignment's one notebook."""
+    if path.is_symlink() or not path.is_file():
+        sub.notes.append(f"{path.name} is not a regular file")
+        return
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        sub.notes.append(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+        return
+    _match({path.name: path.read_bytes()}, expected, sub)
 
 
 def _read_zip(path: Path, assignment: str, expected: list[str], sub: Submission) -> None:
