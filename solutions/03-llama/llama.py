@@ -490,7 +490,7 @@ check("llama.model", LlamaForCausalLM)
 # %% [markdown]
 # ## 7. Sampling with the cache (3 points)
 #
-# *Taught in the book:* [Real weights: SmolLM2 through the course model](../../book/03-llama/real-weights.md) (`book/03-llama/real-weights.md`).
+# *Taught in the book:* [GPT: temperature, top-k and top-p (nucleus) sampling](../../book/01-bert-gpt/gpt.md) (`book/01-bert-gpt/gpt.md`) and [Real weights: SmolLM2 through the course model](../../book/03-llama/real-weights.md) (`book/03-llama/real-weights.md`).
 #
 # `sampling_probs` turns logits into the distribution to sample from: divide by the temperature,
 # keep the `top_k` largest logits, then keep the smallest set of most likely tokens whose
