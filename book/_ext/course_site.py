@@ -16,9 +16,9 @@ def _one_of_each_script(app: Any, pagename: str, templatename: str, context: dic
         return
     seen, kept = set(), []
     for script in scripts:
-        # the same script added at two priorities is still one script
+        # an inline script is added once with filename None and once with "" (two hooks)
         attributes = getattr(script, "attributes", {})
-        key = (str(getattr(script, "filename", script)), tuple(sorted(attributes.items())))
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted(attributes.items())))
         if key not in seen:
             seen.add(key)
             kept.append(script)
