@@ -52,7 +52,8 @@ def _index_page(files: list[Path]) -> str:
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Student release</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="../_static/favicon.svg"></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em">
 <h1>Student release</h1>
 <p>The graded notebooks (one folder per chapter) and the student kit. The first cell of each
