@@ -91,13 +91,29 @@ def test_publish_into_a_folder_that_is_no_site_is_one_sentence(tmp_path):
         publish(COURSE, tmp_path)
 
 
-def test_a_fresh_environment_installs_the_kit_from_the_site_over_http(site, tmp_path):
+#: run in the kit's fresh environment: fetch the prologue's notebook from the site, run its setup
+#: cell (which finds the kit installed) and one visible check with a correct softmax
+STUDENT = """
+import json, sys, urllib.request
+import torch
+base = sys.argv[1]
+nb = json.load(urllib.request.urlopen(base + "/release/00-prologue/prologue.ipynb"))
+(setup,) = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup"]
+exec("".join(setup["source"]))
+import coursekit
+print("kit from", coursekit.__file__)
+check("prologue.softmax.visible", lambda x, dim=-1: torch.softmax(x, dim=dim))
+"""
+
+
+def test_a_student_installs_the_kit_from_the_site_and_runs_a_visible_check(site, tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *a: None  # type: ignore[method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     try:
-        url = f"http://127.0.0.1:{server.server_port}/release/{kit.KIT_WHEEL}"
         venv = tmp_path / "venv"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         py = venv / "bin" / "python"
@@ -106,22 +122,21 @@ def test_a_fresh_environment_installs_the_kit_from_the_site_over_http(site, tmp_
         ).strip()
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-            + ["--no-index", "--target", target, url],
+            + ["--no-index", "--target", target, f"{base}/release/{kit.KIT_WHEEL}"],
             check=True,
         )
+        # torch and numpy from the development venv (third-party only, as tests/test_kit.py does)
+        (Path(target) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        out = subprocess.run(
+            [str(py), "-c", STUDENT, base], capture_output=True, text=True, cwd=tmp_path,
+            env=env, timeout=300,
+        )  # fmt: skip
     finally:
         server.shutdown()
-    # torch and numpy from the development venv (third-party only, as tests/test_kit.py does)
-    (Path(target) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    out = subprocess.run(
-        [str(py), "-c", "import coursekit; "
-         "from coursekit import check; print(coursekit.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
     assert out.returncode == 0, out.stderr[-1500:]
-    assert out.stdout.startswith(target), out.stdout
+    assert f"kit from {target}" in out.stdout, out.stdout
+    assert "prologue.softmax.visible: 2 cases passed" in out.stdout, out.stdout
     gone = subprocess.run(
-        [str(py), "-c", "import course"], capture_output=True, text=True, cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+        [str(py), "-c", "import course"], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert gone.returncode != 0, "the kit's environment can import the course's references"
