@@ -136,6 +136,20 @@ def test_widgets_are_browser_widgets_not_frozen_ipywidgets(built):
     )
 
 
+def test_no_stray_warning_in_an_executed_page(built):
+    """A library's warning printed into a page (FutureWarning, UserWarning, a deprecation) is
+    noise to a reader: every executed page's printed output is free of them."""
+    executed = built.parent / "jupyter_execute"
+    noisy = []
+    for nb in sorted(executed.rglob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("text", ""))
+                if re.search(r"\w+Warning:|warnings\.warn\(", text):
+                    noisy.append(f"{nb.relative_to(executed)} cell {i}: {text.strip()[:120]}")
+    assert not noisy, "\n".join(noisy)
+
+
 def test_no_page_loads_from_an_external_host(built):
     offenders = []
     for page in built.rglob("*.html"):
