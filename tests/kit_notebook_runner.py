@@ -9,7 +9,8 @@ stdout and its error (type and message) or null.
     python kit_notebook_runner.py NOTEBOOK.ipynb [ANSWERS.json]
 
 ANSWERS.json (optional): grade_id -> source that replaces that answer cell's source. Cells tagged
-``skip-grading`` (the real-weights demos) are skipped when KIT_RUNNER_SKIP_DEMOS=1.
+``skip-grading`` (the real-weights demos) are skipped when KIT_RUNNER_SKIP_DEMOS=1, and ungraded
+cells that import a module named in KIT_RUNNER_SKIP_IMPORTS (comma-separated) are skipped too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> None:
     namespace: dict = {"__name__": "__main__"}
     results = []
     skip_demos = os.environ.get("KIT_RUNNER_SKIP_DEMOS") == "1"
+    skip_imports = [m for m in os.environ.get("KIT_RUNNER_SKIP_IMPORTS", "").split(",") if m]
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
@@ -36,6 +38,11 @@ def main() -> None:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id", f"cell-{i}")
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if not meta and any(
+            f"import {m}" in source or f"from {m} " in source or f"from {m}." in source
+            for m in skip_imports
+        ):
+            continue
         if meta.get("solution") and gid in answers:
             source = answers[gid]
         out = io.StringIO()
