@@ -224,13 +224,28 @@ def grade(
             "no user namespaces); every student's notes say so",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="only say what a rerun on OUT would grade (the parts whose check changed, the "
+            "students whose submission changed); writes nothing",
+        ),
+    ] = False,
 ):
-    """Grade a class in sandboxed workers; resumable (rerun the same command after an interruption)."""
-    from autograder.service import grade_class, ray_pool
+    """Grade a class in sandboxed workers; resumable (rerun the same command after an
+    interruption). Rerun on the same OUT after fixing a check: only the parts that run a changed
+    check are graded again (and the students whose submission changed)."""
+    from autograder.service import grade_class, plan_class, ray_pool
 
     course = Course.find()
     course.check_assignment(assignment)
     secret = class_secret(secret_file)
+    if dry_run:
+        plan = plan_class(course, assignment, submissions, out, secret)[3]
+        for line in plan.summary(dry_run=True):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     on_ray = ray or ray_address is not None
     if workers > 64 and not on_ray:
         raise CourseError(
@@ -251,6 +266,7 @@ def grade(
         def tick(result, cached):
             progress.update(task, advance=1)
 
+        plans: list = []
         results, _ = grade_class(
             course,
             assignment,
@@ -267,6 +283,7 @@ def grade(
             ),
             secret=secret,
             isolated=not no_isolation,
+            on_plan=plans.append,
         )
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
@@ -276,6 +293,8 @@ def grade(
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    for line in plans[0].summary() if plans else ():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if no_isolation:
         err.print(
             "graded with --no-isolation: student code could read what this user can read and "
