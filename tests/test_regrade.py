@@ -131,6 +131,18 @@ def test_a_version_follows_the_files_the_check_is_made_of(tmp_path):
     assert all(versions()[n] != edited[n] for n in names)
 
 
+def test_every_check_s_version_starts_at_the_module_that_registers_it():
+    """A check's version hashes the one chapter module whose ``register_pair(name=...)``
+    registers it (its cases, tolerances and known mistakes live there), found for every check."""
+    from autograder.checks.spec import load_all_checks
+    from autograder.checks.version import check_files, registered_in
+
+    for name, check in load_all_checks().items():
+        home = registered_in(ROOT, check)
+        assert len(home) == 1 and home[0].parent.name == name.split(".")[0], (name, home)
+        assert home[0] in check_files(ROOT, check), name
+
+
 def test_a_dry_run_names_the_changed_part_and_writes_nothing(graded, monkeypatch):
     subs, out = graded
     files = _files(subs, out)

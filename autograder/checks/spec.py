@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,9 +87,6 @@ class Check:
     #: the contract allows float32 inside for float64 inputs (float64 cases then hold answers to
     #: float32's tolerance); ``validate``'s sweep runs such a variant of the solution
     float32_inside: bool = False
-    #: the module that registered the check (set by :func:`register_pair`): where its version's
-    #: files start (:mod:`autograder.checks.version`)
-    module: str = ""
 
     def __post_init__(self) -> None:
         if self.float32_inside:  # float64 cases held to float32's tolerance, no tighter
@@ -141,7 +137,6 @@ def register_pair(
 
     else:
         shown = visible_cases
-    fields.setdefault("module", sys._getframe(1).f_globals.get("__name__", ""))
     common = dict(target=target, reference=reference, **fields)
     visible = _register(Check(name=f"{name}.visible", cases=shown, visible=True, **common))
     hidden = _register(Check(name=name, cases=cases, **common))

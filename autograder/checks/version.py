@@ -5,7 +5,8 @@
 * the check's spec as loaded: name, target, description, tolerances, flags, and the names
   (``module.qualname``) of its reference, cases, comparison, exact reference and known mistakes;
   a composite's graded sub-blocks add their check's own version;
-* the files it is made of (:func:`check_files`): the module that registered it and, through the
+* the files it is made of (:func:`check_files`): the module that registers it
+  (:func:`registered_in`), those of its reference and known mistakes, and, through the
   student kit's import walker (:func:`autograder.kit.import_closure`), every module of the
   course's references (``course/``) and of the chapters' checks (``autograder/chapters/``) that it
   imports, transitively, the data files beside them and those the checks name. A chapter
@@ -23,11 +24,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from autograder.checks.spec import Check, get_check
+from autograder.kit import CHECKS, DATA_FILES, _module_file, _package_data, import_closure
 
 #: what :func:`check_versions` gives a check that is not registered (its grading then fails alike)
 UNKNOWN = "unknown"
@@ -43,8 +46,6 @@ def _follow(name: str, path: Path) -> bool:
 
 
 def _module_files(root: Path, names: Iterable[str]) -> list[Path]:
-    from autograder.kit import _module_file
-
     return [
         f
         for n in sorted(set(names))
@@ -70,13 +71,25 @@ def _code_module(obj: Any) -> str:
     return getattr(obj, "__module__", "") or ""
 
 
+def registered_in(root: Path, check: Check) -> list[Path]:
+    """The module(s) of ``check``'s chapter (``autograder/chapters/<chapter>/``, under ``root``)
+    whose ``register_pair(name="<chapter>.<block>", ...)`` registers it (a visible check: the
+    call that registers it with its hidden twin)."""
+    base = check.name.removesuffix(".visible")
+    chapter = root / CHECKS / base.split(".")[0]
+    call = re.compile(r"\bname\s*=\s*[\"']" + re.escape(base) + r"[\"']")
+    return [
+        p
+        for p in sorted(chapter.glob("*.py"))
+        if p.name != "__init__.py" and call.search(p.read_text(encoding="utf-8"))
+    ]
+
+
 def check_files(root: Path, check: Check) -> list[Path]:
     """The files ``check`` is made of (see the module's docstring), under ``root``."""
-    from autograder.kit import DATA_FILES, _package_data, import_closure
-
-    modules = [check.module or _code_module(check.cases)]
-    modules += [_code_module(obj) for obj in _callables(check).values()]
-    files = import_closure(root, _module_files(root, modules), _follow)
+    modules = [_code_module(obj) for obj in _callables(check).values()]
+    start = [*registered_in(root, check), *_module_files(root, modules)]
+    files = import_closure(root, start, _follow)
     texts = "\n".join(p.read_text(encoding="utf-8") for p in files)
     data = [
         f
