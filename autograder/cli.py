@@ -4,7 +4,8 @@ Each command parses its options, finds the course checkout (:class:`~autograder.
 and calls the module that does the work: ``release`` (:mod:`autograder.release`, and
 :mod:`autograder.kit` for the student kit), ``validate``
 (:func:`autograder.service.validate_assignment` and the seed sweep of :mod:`autograder.validate`),
-``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray), ``new-chapter``
+``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray; rerun on the same
+output it regrades only what changed, :mod:`autograder.regrade`), ``new-chapter``
 (:mod:`autograder.scaffold`) and ``export`` (:mod:`autograder.gradebook`). The class secret is
 read here once (``--secret-file`` or ``AUTOGRADER_SECRET``) and passed on as a value. Every
 :class:`~autograder.errors.CourseError` ends the command with its one sentence and exit code 2.
