@@ -4,9 +4,10 @@ Each command parses its options, finds the course checkout (:class:`~autograder.
 and calls the module that does the work: ``release`` (:mod:`autograder.release`, and
 :mod:`autograder.kit` for the student kit), ``validate``
 (:func:`autograder.service.validate_assignment` and the seed sweep of :mod:`autograder.validate`),
-``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray), ``new-chapter``
-(:mod:`autograder.scaffold`), ``export`` (:mod:`autograder.gradebook`, and
-:mod:`autograder.lms` for the LMS formats) and ``similarity`` (:mod:`autograder.similarity`). The class secret is
+``grade`` (:func:`autograder.service.grade_class`, on local threads or Ray; rerun on the same
+output it regrades only what changed, :mod:`autograder.regrade`), ``new-chapter``
+(:mod:`autograder.scaffold`), ``export`` (:mod:`autograder.gradebook`, and :mod:`autograder.lms`
+for the LMS formats) and ``similarity`` (:mod:`autograder.similarity`). The class secret is
 read here once (``--secret-file`` or ``AUTOGRADER_SECRET``) and passed on as a value. Every
 :class:`~autograder.errors.CourseError` ends the command with its one sentence and exit code 2.
 """
@@ -225,13 +226,28 @@ def grade(
             "no user namespaces); every student's notes say so",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="only say what a rerun on OUT would grade (the parts whose check changed, the "
+            "students whose submission changed); writes nothing",
+        ),
+    ] = False,
 ):
-    """Grade a class in sandboxed workers; resumable (rerun the same command after an interruption)."""
-    from autograder.service import grade_class, ray_pool
+    """Grade a class in sandboxed workers; resumable (rerun the same command after an
+    interruption). Rerun on the same OUT after fixing a check: only the parts that run a changed
+    check are graded again (and the students whose submission changed)."""
+    from autograder.service import grade_class, plan_class, ray_pool
 
     course = Course.find()
     course.check_assignment(assignment)
     secret = class_secret(secret_file)
+    if dry_run:
+        plan = plan_class(course, assignment, submissions, out, secret)[3]
+        for line in plan.summary(dry_run=True):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     on_ray = ray or ray_address is not None
     if workers > 64 and not on_ray:
         raise CourseError(
@@ -252,6 +268,7 @@ def grade(
         def tick(result, cached):
             progress.update(task, advance=1)
 
+        plans: list = []
         results, _ = grade_class(
             course,
             assignment,
@@ -268,6 +285,7 @@ def grade(
             ),
             secret=secret,
             isolated=not no_isolation,
+            on_plan=plans.append,
         )
     table = Table(
         "student", "score", "max", "notes", title=f"{assignment}: {len(results)} students"
@@ -277,6 +295,8 @@ def grade(
     if not quiet:
         console.print(table)
     console.print(f"wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    for line in plans[0].summary() if plans else ():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if no_isolation:
         err.print(
             "graded with --no-isolation: student code could read what this user can read and "

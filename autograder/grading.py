@@ -24,7 +24,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, field
 
 from autograder import __version__
 from autograder.checks.runner import run_check, seed_for
@@ -46,12 +46,15 @@ class GradeSettings:
     resume key includes it. It travels here, never through ``os.environ``, so that workers of a
     cluster started elsewhere draw the same inputs as the driver. ``isolated`` False: the
     instructor chose to grade without the filesystem and network isolation (``--no-isolation``),
-    recorded in every student's notes."""
+    recorded in every student's notes. ``versions``: each check's version
+    (:func:`autograder.checks.version.check_versions`, computed by the driver), recorded in every
+    part graded with it."""
 
     hidden: list[str]
     salt_with_student: bool = True
     secret: str = ""
     isolated: bool = True
+    versions: dict[str, str] = field(default_factory=dict)
 
     def seed(self, check_name: str, student_id: str) -> int:
         salt = student_id if self.salt_with_student and self.secret else ""
@@ -121,7 +124,11 @@ def grade_notebook(
     data: bytes | None,
     student_id: str,
     settings: GradeSettings,
+    keep: dict[str, PartResult] | None = None,
 ) -> NotebookResult:
+    """Grade ``source``'s parts for one student; the parts in ``keep`` (grade_id -> result, from an
+    earlier grading of the same submission) are kept as they are, not run."""
+    keep = keep or {}
     result = NotebookResult(source.name, source.max_score)
     if data is None:
         answers: dict[str, str] | None = None
@@ -135,10 +142,15 @@ def grade_notebook(
     deadline = time.monotonic() + budget
     try:
         for part in source.parts:
-            graded = PartResult(part.grade_id, part.points)
+            if part.grade_id in keep:
+                result.parts.append(keep[part.grade_id])
+                continue
+            names = graded_checks(part.checks)
+            versions = {n: settings.versions[n] for n in names if n in settings.versions}
+            graded = PartResult(part.grade_id, part.points, check_versions=versions)
             result.parts.append(graded)
             broken = None  # a time-out or crash ends the part: the other checks would repeat it
-            for name in graded_checks(part.checks):
+            for name in names:
                 graded.checks.append(
                     _grade_check(run, name, part, broken, deadline, budget, student_id, settings)
                 )
@@ -320,11 +332,25 @@ def grade_submission(
     sources: list[SourceNotebook],
     sub: Submission,
     settings: GradeSettings,
+    previous: StudentResult | None = None,
+    stale: dict[str, list[str]] | None = None,
 ) -> StudentResult:
-    notebooks = [
-        grade_notebook(zygote, s, sub.notebooks.get(s.name), sub.student_id, settings)
-        for s in sources
-    ]
+    """Grade one student. With ``previous`` (their stored result, for this same submission) and
+    ``stale`` (notebook -> the grade_ids to regrade), only those parts are graded again: the
+    others, and the notebooks with none, are kept from ``previous`` as they are."""
+    kept = {nb.notebook: nb for nb in previous.notebooks} if previous is not None else {}
+    notebooks = []
+    for s in sources:
+        if previous is not None and stale is not None and s.name in kept:
+            if not stale.get(s.name):
+                notebooks.append(kept[s.name])
+                continue
+            keep = {p.grade_id: p for p in kept[s.name].parts if p.grade_id not in stale[s.name]}
+        else:
+            keep = None
+        notebooks.append(
+            grade_notebook(zygote, s, sub.notebooks.get(s.name), sub.student_id, settings, keep)
+        )
     return StudentResult(
         student_id=sub.student_id,
         assignment=assignment,

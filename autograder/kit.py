@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -140,8 +141,17 @@ def check_sources(course: Course) -> list[Path]:
     (``course/_parts.py``), not by an ``import`` statement: they are not sources unless a check
     imports one of them itself.
     """
-    root = course.root
-    todo = sorted((root / CHECKS).glob("**/*.py"))
+    return import_closure(course.root, sorted((course.root / CHECKS).glob("**/*.py")))
+
+
+def import_closure(
+    root: Path, start: list[Path], follow: Callable[[str, Path], bool] | None = None
+) -> list[Path]:
+    """The files ``start`` and every local module (of :data:`LOCAL_PACKAGES`) they import,
+    transitively (see :func:`_imported`); ``follow(module name, file)`` False leaves a module out
+    (and what only it imports). Also what a check's version hashes
+    (:mod:`autograder.checks.version`)."""
+    todo = list(start)
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
@@ -150,7 +160,7 @@ def check_sources(course: Course) -> list[Path]:
         seen.add(path)
         for name in _imported(root, path):
             found = _module_file(root, name)
-            if found is not None and found not in seen:
+            if found is not None and found not in seen and (follow is None or follow(name, found)):
                 todo.append(found)
     return sorted(seen)
 

@@ -44,19 +44,26 @@ def save_result(out: Path, file_id: str, result: StudentResult) -> None:
     write_atomic(result_path(out, file_id), json.dumps(result.to_json(), indent=1))
 
 
-def load_result(out: Path, file_id: str, key: str) -> StudentResult | None:
-    """The stored result of ``file_id`` if its key is ``key`` (same code, secret, sources and
-    submission); None when there is none, it is unreadable, or it is for other inputs."""
+def load_stored(out: Path, file_id: str) -> StudentResult | None:
+    """The stored result of ``file_id``, whatever its key; None when there is none or it is
+    unreadable (what a regrade compares with, :mod:`autograder.regrade`)."""
     try:
         data = json.loads(result_path(out, file_id).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("key") != key:
+    if not isinstance(data, dict):
         return None
     try:
         return StudentResult.from_json(data)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def load_result(out: Path, file_id: str, key: str) -> StudentResult | None:
+    """The stored result of ``file_id`` if its key is ``key`` (same code, secret, sources and
+    submission); None when there is none, it is unreadable, or it is for other inputs."""
+    stored = load_stored(out, file_id)
+    return stored if stored is not None and stored.key == key else None
 
 
 def part_columns(sources: list[SourceNotebook]) -> list[str]:

@@ -35,11 +35,15 @@ class CheckOutcome:
 
 @dataclass
 class PartResult:
-    """One graded cell (nbgrader ``grade_id``): its points shared equally among its checks."""
+    """One graded cell (nbgrader ``grade_id``): its points shared equally among its checks, and
+    the version of each check it was graded with (:mod:`autograder.checks.version`): a rerun
+    regrades the part when one of them changed."""
 
     grade_id: str
     points: float
     checks: list[CheckOutcome] = field(default_factory=list)
+    #: check name -> the check's version when this part was graded (empty: unknown, graded again)
+    check_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -48,18 +52,27 @@ class PartResult:
         return round(self.points * sum(c.passed for c in self.checks) / len(self.checks), 4)
 
     def to_json(self) -> JsonObject:
-        """``{"grade_id", "points", "score", "checks": [CheckOutcome...]}``."""
+        """``{"grade_id", "points", "score", "check_versions": {name: version},
+        "checks": [CheckOutcome...]}``."""
         return {
             "grade_id": self.grade_id,
             "points": self.points,
             "score": self.score,
+            "check_versions": dict(self.check_versions),
             "checks": [c.to_json() for c in self.checks],
         }
 
     @classmethod
     def from_json(cls, data: JsonObject) -> PartResult:
+        """The inverse of :meth:`to_json`; a part graded before versions were recorded has none."""
+        versions = data.get("check_versions", {})
+        if not isinstance(versions, dict):
+            raise TypeError("check_versions is not an object")
         return cls(
-            data["grade_id"], data["points"], [CheckOutcome.from_json(c) for c in data["checks"]]
+            data["grade_id"],
+            data["points"],
+            [CheckOutcome.from_json(c) for c in data["checks"]],
+            {str(k): str(v) for k, v in versions.items()},
         )
 
 

@@ -11,19 +11,19 @@ from pathlib import Path
 import torch
 
 import autograder
-from autograder import feedback, gradebook
+from autograder import feedback, gradebook, regrade
+from autograder.checks.version import check_versions
 from autograder.errors import CourseError
 from autograder.grading import (
     NO_ISOLATION_NOTE,
     GradeSettings,
     grade_submission,
     probe_sandbox,
-    submission_key,
 )
 from autograder.layout import Course
 from autograder.notebooks import SourceNotebook, load_source
 from autograder.pool import LocalPool, Lost, Pool
-from autograder.result_files import load_result, save_result, write_csv
+from autograder.result_files import save_result, write_csv
 from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Zygote, use_uid_window
 from autograder.submissions import Submission, discover
@@ -91,6 +91,25 @@ def ray_pool(
     return pool
 
 
+def plan_class(
+    course: Course,
+    assignment: str,
+    submissions_dir: Path,
+    out: Path,
+    secret: str = "",
+) -> tuple[list[SourceNotebook], list[Submission], dict[str, str], regrade.Plan]:
+    """What grading ``submissions_dir`` into ``out`` would grade (:func:`autograder.regrade.plan`):
+    the sources, the submissions, every check's version and the plan. Reads files, writes none:
+    this is ``grade --dry-run``."""
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"--out {out} is a file; pass the folder grading writes into.")
+    sources = load_sources(course, assignment)
+    subs = discover(submissions_dir, assignment, [s.name for s in sources])
+    names = [n for s in sources for p in s.parts for n in p.checks]
+    versions = check_versions(course.root, names)
+    return sources, subs, versions, regrade.plan(out, assignment, sources, subs, versions, secret)
+
+
 def grade_class(
     course: Course,
     assignment: str,
@@ -103,6 +122,7 @@ def grade_class(
     make_pool: Callable[[], Pool] | None = None,
     secret: str = "",
     isolated: bool = True,
+    on_plan: Callable[[regrade.Plan], None] = lambda p: None,
 ) -> tuple[list[StudentResult], int]:
     """Grade every submission not graded already (resumable), in ``workers`` sandboxed workers
     (``make_pool``: elsewhere, e.g. :func:`ray_pool`). Workers return typed results; this
@@ -111,34 +131,48 @@ def grade_class(
     an earlier run included; ``on_result(result, cached)`` sees each as it comes) and the number
     of submissions.
 
+    A student already graded keeps their result unless their submission changed (graded again)
+    or a check changed since (only the parts that run it are graded again): see
+    :mod:`autograder.regrade`. ``on_plan`` gets the plan before grading starts; its ``moved`` and
+    ``failed`` are filled in as results come (:meth:`~autograder.regrade.Plan.summary` says it all).
+    A regrade that fails on the grader's side keeps the student's earlier result.
+
     ``secret`` is the class secret (hidden inputs, resume keys): it reaches the workers inside
     the grading settings. ``isolated`` False grades even where the sandbox cannot hide the disk
     and network (``--no-isolation``); every result's notes say so."""
-    sources = load_sources(course, assignment)
-    subs = discover(submissions_dir, assignment, [s.name for s in sources])
+    sources, subs, versions, plan = plan_class(course, assignment, submissions_dir, out, secret)
     out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or gradebook.default_url(out)
     gradebook.ensure_assignment(course, assignment, db_url)
     on_total(len(subs))
+    on_plan(plan)
     hidden = course.hidden_paths() + [str(submissions_dir.resolve()), str(out.resolve())]
-    settings = GradeSettings(hidden=hidden, secret=secret, isolated=isolated)
+    settings = GradeSettings(hidden=hidden, secret=secret, isolated=isolated, versions=versions)
     torch.set_num_threads(1)
 
     results: list[StudentResult] = []
-    todo: list[Submission] = []
-    for sub in subs:
-        cached = load_result(out, sub.file_id, submission_key(assignment, sources, sub, secret))
-        if cached is not None:
-            results.append(cached)
-            on_result(cached, True)
+    todo: list[regrade.Planned] = []
+    for planned in plan.students:
+        if planned.why == "kept":
+            assert planned.previous is not None
+            results.append(planned.previous)
+            on_result(planned.previous, True)
         else:
-            todo.append(sub)
+            todo.append(planned)
 
-    def work(sub: Submission, worker: Worker) -> tuple[str, StudentResult]:
+    def work(task: regrade.Planned, worker: Worker) -> tuple[str, StudentResult | None]:
         mine = replace(settings, hidden=settings.hidden + worker.hidden)
+        sub = task.sub
         try:
-            graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
+            if task.why == "stale":
+                graded = grade_submission(
+                    worker.zygote, assignment, sources, sub, mine, task.previous, task.stale
+                )
+            else:
+                graded = grade_submission(worker.zygote, assignment, sources, sub, mine)
         except Exception as exc:  # a grader-side failure must not end the class's run
+            if task.why == "stale":
+                return sub.file_id, None  # never lose a grade: the earlier result stays
             graded = failed_result(assignment, sources, sub, exc)
         if not settings.isolated:
             graded.notes.append(NO_ISOLATION_NOTE)
@@ -155,13 +189,24 @@ def grade_class(
         pool = LocalPool(workers, local_worker, close_worker)
     else:
         pool = make_pool()  # its workers probe their own sandboxes
+    by_file = {t.file_id: t for t in todo}
     try:
         for item in pool.imap_unordered(work, todo) if pool else ():
             if isinstance(item, Lost):
-                file_id = item.task.file_id
-                result = not_graded(assignment, sources, item.task, item.reason)
+                file_id, result = item.task.file_id, None
+                if item.task.why != "stale":
+                    result = not_graded(assignment, sources, item.task.sub, item.reason)
             else:
                 file_id, result = item
+            task = by_file[file_id]
+            if result is None:  # a regrade the grader could not finish: keep what was stored
+                assert task.previous is not None
+                plan.failed.append(task.sub.student_id)
+                result = task.previous
+                results.append(result)
+                on_result(result, True)
+                continue
+            plan.count_moved(task, result)
             feedback.write(out, result)
             save_result(out, file_id, result)
             results.append(result)

@@ -29,7 +29,9 @@ def _result(key: str | None = "k1") -> StudentResult:
                 "nb.ipynb",
                 3.0,
                 parts=[
-                    PartResult("t1", 1.0, [CheckOutcome("x.f", True, "ok")]),
+                    PartResult(
+                        "t1", 1.0, [CheckOutcome("x.f", True, "ok")], {"x.f": "0123456789abcdef"}
+                    ),
                     PartResult(
                         "t2",
                         2.0,
@@ -63,12 +65,14 @@ GOLDEN_JSON = {
                     "grade_id": "t1",
                     "points": 1.0,
                     "score": 1.0,
+                    "check_versions": {"x.f": "0123456789abcdef"},
                     "checks": [{"name": "x.f", "passed": True, "message": "ok"}],
                 },
                 {
                     "grade_id": "t2",
                     "points": 2.0,
                     "score": 1.0,
+                    "check_versions": {},
                     "checks": [
                         {"name": "x.g", "passed": True, "message": "ok"},
                         {"name": "x.h", "passed": False, "message": "no"},
@@ -86,6 +90,19 @@ def test_the_result_file_keeps_its_form_and_reads_back_typed(tmp_path):
     text = result_path(tmp_path, "ann").read_text()
     assert text == json.dumps(GOLDEN_JSON, indent=1)  # key order included
     assert load_result(tmp_path, "ann", "k1") == _result()
+
+
+def test_a_result_graded_before_check_versions_reads_back_with_none(tmp_path):
+    """Results written before parts recorded their checks' versions still read back (each part
+    with no versions, so a rerun regrades it rather than trusting it)."""
+    old = json.loads(json.dumps(GOLDEN_JSON))
+    for part in old["notebooks"][0]["parts"]:
+        del part["check_versions"]
+    result_path(tmp_path, "ann").parent.mkdir(parents=True)
+    result_path(tmp_path, "ann").write_text(json.dumps(old))
+    got = load_result(tmp_path, "ann", "k1")
+    assert got is not None
+    assert [p.check_versions for p in got.notebooks[0].parts] == [{}, {}]
 
 
 def test_a_stale_or_broken_result_file_is_graded_again(tmp_path):
