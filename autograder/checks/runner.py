@@ -148,20 +148,22 @@ def first_wrong_layer(
     if traced is None:
         return ""
     modules, calls = traced
-    skip = [p for p in modules if server is not None and matches(p, server.patterns)]
-    div = first_divergence(reference.calls, calls, modules, check.tol, skip)
+    injected = [p for p in modules if server is not None and matches(p, server.patterns)]
     if parted is None:
-        return explain(div)
+        return explain(first_divergence(reference.calls, calls, modules, check.tol, injected))
     _, new_token, position, row = parted
     text = (
         f" The generated tokens first part at new token {new_token} (sequence position "
         f"{position}, batch row {row})."
     )
-    if div is not None and div.name and div.index < new_token:  # the same tokens, another output
+    # the forward passes that chose the tokens before it, and it, saw the same tokens
+    div = first_divergence(reference.calls, calls, modules, check.tol, injected, new_token)
+    if div is not None and div.name:
         return text + explain(div)
     return text + (
-        " Up to that token every submodule's output matches the reference's, layer by layer: the "
-        "difference is in how the next token is chosen from the logits."
+        " Up to that token every submodule's output that can be compared matches the "
+        "reference's, layer by layer: the difference is in how the next token is chosen from the "
+        "logits."
     )
 
 

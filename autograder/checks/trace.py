@@ -209,20 +209,27 @@ def _under(name: str, roots: list[str]) -> bool:
     return any(name.startswith(r + ".") for r in roots)
 
 
+def _shapes(call: Call) -> list[tuple[int, ...]]:
+    return [tuple(t.shape) for t in call.inputs + call.outputs]
+
+
 def first_divergence(
     reference: list[Call],
     student: list[Call],
     student_modules: list[str],
     tol,
-    skip_under: list[str] = (),
+    injected: list[str] = (),
+    before_call: int | None = None,
 ) -> Divergence | None:
     """The first call, in the reference's order, whose output differs from the student's (None
     when every call matches).
 
-    Calls inside ``skip_under`` (sub-blocks that answered with the reference in the student's
-    module: their insides did not run there) and submodules the student's module does not have
-    (a parameter-free helper the contract leaves free) are not compared; a submodule the student's
-    module has but never called is noted and passed over.
+    ``injected``: the student's submodules that answered with the reference (checks.inject): their
+    insides did not run in the student's module, so they are not compared, and their own code
+    cannot be the mistake. Submodules the student's module does not have (a parameter-free helper
+    the contract leaves free) are not compared; one it has but never calls is noted and passed
+    over. ``before_call`` (generation): only each submodule's first calls, and only those whose
+    shapes agree (a decoding loop may feed the whole sequence, or one new token with a cache).
     """
     got = {(c.name, c.index): c for c in student}
     called = {c.name for c in reference}
@@ -230,18 +237,26 @@ def first_divergence(
     skipped: list[str] = []
     matched = 0
     for r in reference:
-        if _under(r.name, list(skip_under)) or r.name not in have:
+        if _under(r.name, list(injected)) or r.name not in have:
+            continue
+        if before_call is not None and r.index >= before_call:
             continue
         g = got.get((r.name, r.index))
         if g is None:
             if r.index == 0 and r.name not in skipped and not _under(r.name, skipped):
                 skipped.append(r.name)
             continue
+        if before_call is not None and _shapes(r) != _shapes(g):
+            continue
         error = _differ(r.outputs, g.outputs, tol)
         if error is None:
             matched += 1
             continue
-        inputs_match = r.signature == g.signature and _differ(r.inputs, g.inputs, tol) is None
+        inputs_match = (
+            r.name not in injected
+            and r.signature == g.signature
+            and _differ(r.inputs, g.inputs, tol) is None
+        )
         parent = next((p for p in _ancestors(r.name) if p in called), "")
         return Divergence(r.name, r.index, error, inputs_match, matched, skipped, parent)
     if skipped:  # nothing differs, but the student's module leaves out a submodule
@@ -249,7 +264,7 @@ def first_divergence(
     return None
 
 
-def explain(div: Divergence | None, calls_per_step: bool = False) -> str:
+def explain(div: Divergence | None) -> str:
     """The feedback sentence for :func:`first_divergence`'s answer (names and sizes only)."""
     if div is None or not div.name:
         text = (

@@ -265,8 +265,13 @@ class Session:
     def trace(self, target: str, case: Case, state: State, server=None):
         """Run ``case`` (no backward) recording every submodule's calls in the student's module:
         ``(submodule names, calls)`` (see :mod:`autograder.checks.trace`), or None when the reply
-        holds none that can be read."""
-        _, reply, blobs = self._run(target, case, state, None, server, trace=True)
+        holds none that can be read. Running out of time here (the case already ran in time
+        once) does not mark the student's code as hung: the next check starts a fresh child."""
+        timed_out = self.timed_out
+        try:
+            _, reply, blobs = self._run(target, case, state, None, server, trace=True)
+        finally:
+            self.timed_out = timed_out
         if "trace" not in reply:
             return None
         return decode_calls(reply["trace"], blobs)
