@@ -233,6 +233,7 @@ def first_divergence(
     """
     got = {(c.name, c.index): c for c in student}
     called = {c.name for c in reference}
+    student_called = {c.name for c in student}
     have = set(student_modules)
     skipped: list[str] = []
     matched = 0
@@ -242,9 +243,11 @@ def first_divergence(
         if before_call is not None and r.index >= before_call:
             continue
         g = got.get((r.name, r.index))
-        if g is None:
-            if r.index == 0 and r.name not in skipped and not _under(r.name, skipped):
-                skipped.append(r.name)
+        if g is None:  # never called; a container whose insides were called is not missed
+            inside = any(_under(n, [r.name]) for n in student_called)
+            if r.index == 0 and not inside and r.name not in skipped:
+                if not _under(r.name, skipped):
+                    skipped.append(r.name)
             continue
         if before_call is not None and _shapes(r) != _shapes(g):
             continue
@@ -264,6 +267,16 @@ def first_divergence(
     return None
 
 
+def _never(names: list[str]) -> str:
+    shown = [f"`{n}`" for n in names[:3]]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return (
+        f"{listed}, which yours never calls"
+        if len(shown) == 1
+        else (f"{listed}; yours never calls them")
+    )
+
+
 def explain(div: Divergence | None) -> str:
     """The feedback sentence for :func:`first_divergence`'s answer (names and sizes only)."""
     if div is None or not div.name:
@@ -272,8 +285,7 @@ def explain(div: Divergence | None) -> str:
             "reference's"
         )
         if div is not None:  # but one the reference calls is never called
-            names = ", ".join(f"`{n}`" for n in div.skipped[:3])
-            return f"{text}, but the reference also calls {names}, which yours never calls."
+            return f"{text}, but the reference also calls {_never(div.skipped)}."
         return f"{text}: the difference is in the code around them (or in the backward pass)."
     which = f" (its call {div.index + 1})" if div.index else ""
     text = (
@@ -282,8 +294,7 @@ def explain(div: Divergence | None) -> str:
     )
     text += "; everything before it matches" if div.matched else "; it is the first one called"
     if div.skipped:
-        names = ", ".join(f"`{n}`" for n in div.skipped[:3])
-        text += f". Before it the reference calls {names}, which yours never calls"
+        text += f". Before it the reference calls {_never(div.skipped)}"
     if div.inputs_match:
         text += f". Its inputs match the reference's, so the mistake is inside `{div.name}`."
     else:
