@@ -58,7 +58,8 @@ def run_check(
         msg = _compare(check, case, expected, got)
         if msg:
             hint = _misconception(check, case, state, got, expected)
-            hint += first_wrong_layer(check, case, state, expected, got, executor)
+            layer = first_wrong_layer(check, case, state, expected, got, executor)
+            hint += ("" if hint or not layer else ".") + layer
             return CheckResult(
                 check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
             )
@@ -150,7 +151,9 @@ def first_wrong_layer(
     modules, calls = traced
     injected = [p for p in modules if server is not None and matches(p, server.patterns)]
     if parted is None:
-        return explain(first_divergence(reference.calls, calls, modules, check.tol, injected))
+        return explain(
+            first_divergence(reference.calls, calls, modules, check.tol, injected), check.target
+        )
     _, new_token, position, row = parted
     text = (
         f" The generated tokens first part at new token {new_token} (sequence position "
@@ -159,7 +162,7 @@ def first_wrong_layer(
     # the forward passes that chose the tokens before it, and it, saw the same tokens
     div = first_divergence(reference.calls, calls, modules, check.tol, injected, new_token)
     if div is not None and div.name:
-        return text + explain(div)
+        return text + explain(div, check.target)
     return text + (
         " Up to that token every submodule's output that can be compared matches the "
         "reference's, layer by layer: the difference is in how the next token is chosen from the "

@@ -277,8 +277,9 @@ def _never(names: list[str]) -> str:
     )
 
 
-def explain(div: Divergence | None) -> str:
-    """The feedback sentence for :func:`first_divergence`'s answer (names and sizes only)."""
+def explain(div: Divergence | None, target: str = "") -> str:
+    """The feedback sentence for :func:`first_divergence`'s answer (names and sizes only);
+    ``target``: the student's class, whose forward calls the top-level submodules."""
     if div is None or not div.name:
         text = (
             " Layer by layer, on the same inputs and weights, every submodule's output matches the "
@@ -287,10 +288,10 @@ def explain(div: Divergence | None) -> str:
         if div is not None:  # but one the reference calls is never called
             return f"{text}, but the reference also calls {_never(div.skipped)}."
         return f"{text}: the difference is in the code around them (or in the backward pass)."
-    which = f" (its call {div.index + 1})" if div.index else ""
+    which = f"at its call {div.index + 1}: " if div.index else ""
     text = (
         f" Layer by layer, on the same inputs and weights: the first submodule whose output "
-        f"differs is `{div.name}`{which} ({div.error})"
+        f"differs is `{div.name}` ({which}{div.error})"
     )
     text += "; everything before it matches" if div.matched else "; it is the first one called"
     if div.skipped:
@@ -298,7 +299,8 @@ def explain(div: Divergence | None) -> str:
     if div.inputs_match:
         text += f". Its inputs match the reference's, so the mistake is inside `{div.name}`."
     else:
-        where = f"`{div.parent}`'s forward" if div.parent else "your block's own forward"
+        own = f"your `{target}.forward`" if target else "your block's own forward"
+        where = f"`{div.parent}`'s forward" if div.parent else own
         text += (
             f". Its inputs already differ from the reference's, so look at what {where} passes "
             f"to `{div.name}`."
