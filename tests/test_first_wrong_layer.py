@@ -162,7 +162,7 @@ def test_each_known_mistake_is_traced_to_its_block(name, label, variant, named):
         if kind == "inside":
             assert f"the mistake is inside `{block}`" in note, note
     # names and sizes only: every number is an error size, a call, a token, a position or a row
-    for number in re.findall(r"\d[\d.e+-]*", note):
+    for number in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]\d+)?", note):
         assert re.fullmatch(r"\d\.\de[+-]\d\d|\d{1,2}", number), (number, note)
     floats = [t for t in executor.inputs if t.is_floating_point()]
     assert floats or name.endswith(("gpt2", "model", "generate")), name
