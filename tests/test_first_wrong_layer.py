@@ -232,7 +232,8 @@ def test_an_injected_sub_block_is_never_blamed_inside():
 )
 def test_in_the_sandbox_the_note_comes_from_the_students_own_process():
     """Graded through the hardened sandbox: the child records the student's submodules (it imports
-    no check or reference), the parent compares; a broken final LayerNorm is found inside it."""
+    no check or reference), the parent compares; a broken final LayerNorm is found inside it, by
+    the model's part and by the decoding part that runs the model."""
     from autograder.notebooks import load_source
     from autograder.sandbox.client import Zygote
     from autograder.sandbox.limits import Limits
@@ -256,11 +257,16 @@ def test_in_the_sandbox_the_note_comes_from_the_students_own_process():
                     assert broken[0] in src
                     src = src.replace(*broken)
                 assert session.exec_cell(cell.grade_id or f"setup-{i}", src, 120) is None
-        name = "bert_gpt.gpt2"
-        result = run_check(get_check(name), session, seed_for(name, "first-layer"), "cpu")
+        results = {
+            name: run_check(get_check(name), session, seed_for(name, "first-layer"), "cpu")
+            for name in ("bert_gpt.gpt2", "bert_gpt.generate")
+        }
         session.kill()
     finally:
         zygote.close()
-    assert not result.passed
-    note = _note(result.message)
-    assert _first(note) == "ln_f" and "the mistake is inside `ln_f`" in note, note
+    for name, result in results.items():
+        assert not result.passed, name
+        note = _note(result.message)
+        assert _first(note) == "ln_f" and "the mistake is inside `ln_f`" in note, note
+    # decoding through the broken model: the tokens part, and the forward passes before say why
+    assert "The generated tokens first part at new token" in results["bert_gpt.generate"].message
