@@ -270,3 +270,22 @@ def test_in_the_sandbox_the_note_comes_from_the_students_own_process():
         assert _first(note) == "ln_f" and "the mistake is inside `ln_f`" in note, note
     # decoding through the broken model: the tokens part, and the forward passes before say why
     assert "The generated tokens first part at new token" in results["bert_gpt.generate"].message
+
+
+class _LlamaSeedIgnored(llama.LlamaForCausalLM):
+    """Sampling that ignores the seed: two runs with one seed differ."""
+
+    @torch.no_grad()
+    def generate(
+        self, input_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None
+    ):
+        return super().generate(input_ids, max_new_tokens, temperature, top_k, top_p, None)
+
+
+def test_a_generation_case_compared_with_itself_is_not_traced():
+    """Two runs with one seed must agree with each other, not with the reference's tokens: when
+    they do not, there is no reference token to part from, and no layer is blamed."""
+    name = "llama.generate"
+    result = run_check(get_check(name), InKernelExecutor(_LlamaSeedIgnored), seed_for(name), "cpu")
+    assert not result.passed and "two runs with the same seed" in result.message, result.message
+    assert not any(n in result.message for n in NOTE), result.message
