@@ -27,8 +27,18 @@ FORBIDDEN = {
         "autograder.checks.runner",
     ],
     "autograder/checks/reference.py": ["autograder.checks.runner"],
+    "autograder/checks/trace.py": [
+        "autograder.checks.spec",
+        "autograder.checks.reference",
+        "autograder.checks.runner",
+    ],
 }
-SANDBOX_MAY_IMPORT = ("autograder.sandbox", "autograder.checks.calling", "autograder.checks.inject")
+SANDBOX_MAY_IMPORT = (
+    "autograder.sandbox",
+    "autograder.checks.calling",
+    "autograder.checks.inject",
+    "autograder.checks.trace",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from autograder.checks.inject import Channel, inject
+from autograder.checks.trace import Recorder
 from coursekit.calls import Case, Outcome, StudentError
 from coursekit.calls import call_target as _call_target
 
@@ -41,17 +42,21 @@ def call_target(
     make_sleeper: Callable | None = None,
     injection: tuple[list[str], Channel] | None = None,
     refuse: dict[type, str] | None = None,
+    recorder: Recorder | None = None,
 ) -> Outcome:
     """Run ``case`` against ``obj`` (``coursekit.calls.call_target``).
 
     ``injection`` (patterns, channel): the module's matching submodules answer with the reference.
     ``refuse`` (class -> reason): submodules of these classes raise :class:`StudentError` with the
     reason instead of running (the student's class already ran out of time in an earlier part).
+    ``recorder``: records every submodule's calls (see :mod:`autograder.checks.trace`).
     """
 
     def on_module(module: torch.nn.Module) -> None:
         refuse_hung(module, refuse or {})
         if injection is not None:
             inject(module, *injection)
+        if recorder is not None:
+            recorder.attach(module)
 
     return _call_target(obj, case, state, cotangent, make_sleeper, on_module=on_module)

@@ -71,6 +71,11 @@ def matching_paths(module: torch.nn.Module, patterns: list[str]) -> list[str]:
     return paths
 
 
+def matches(name: str, patterns: list[str]) -> bool:
+    """Whether the dotted ``name`` matches any of ``patterns`` (``*`` matches one name)."""
+    return bool(name) and any(_match(name, p) for p in patterns)
+
+
 def _match(name: str, pattern: str) -> bool:
     parts, pats = name.split("."), pattern.split(".")
     return len(parts) == len(pats) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pats))

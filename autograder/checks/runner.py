@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from autograder.checks.calling import call_target
-from autograder.checks.inject import LocalChannel, SubmoduleServer, inject
+from autograder.checks.inject import LocalChannel, SubmoduleServer, inject, matches
 from autograder.checks.reference import reference_cases
 from autograder.checks.spec import Check, Executor, default_device, get_check
+from autograder.checks.trace import Call, Recorder, explain, first_divergence, tokens_part
 from coursekit.calls import Case, Outcome, StudentError, compare_case, matching_mistake, run_student
 from coursekit.compare import diagnose
 
@@ -57,6 +58,8 @@ def run_check(
         msg = _compare(check, case, expected, got)
         if msg:
             hint = _misconception(check, case, state, got, expected)
+            layer = first_wrong_layer(check, case, state, expected, got, executor)
+            hint += ("" if hint or not layer else ".") + layer
             return CheckResult(
                 check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
             )
@@ -108,6 +111,67 @@ def _misconception(check: Check, case: Case, state, got: Outcome, expected: Outc
     return matching_mistake(mistake_outputs(check, case, state, expected), got, check.tol)
 
 
+def _generation(case: Case) -> list[int] | None:
+    """The prompt length of a one-step generation case (``obj.generate(prompt, ...)``), else None."""
+    if len(case.steps) != 1 or case.steps[0].method != "generate":
+        return None
+    prompt = case.steps[0].args[0] if case.steps[0].args else None
+    return [prompt.shape[-1]] if isinstance(prompt, torch.Tensor) else None
+
+
+def first_wrong_layer(
+    check: Check, case: Case, state, expected: Outcome, got: Outcome, executor: Executor
+) -> str:
+    """The feedback's note on where a composite's wrong output starts (see ``checks.trace``):
+    the first submodule whose output differs, and for generation the first token that differs.
+
+    Composite checks only (those with graded sub-blocks), on the failing case only: the case runs
+    once more on the student's module (where the student's code runs) and on the reference, with
+    the same weights and inputs, without a backward pass. "" when nothing can be said.
+    """
+    if not check.submodules or case.init is None or state is None:
+        return ""
+    trace = getattr(executor, "trace", None)
+    if trace is None:
+        return ""
+    prompts = _generation(case)
+    parted = tokens_part(expected.outputs, got.outputs, prompts) if prompts else None
+    if any(s.method == "generate" for s in case.steps) and parted is None:
+        # a generation case that failed for another reason (a shape, a dtype), or whose tokens
+        # need not be the reference's (two runs with one seed, compared with each other)
+        return ""
+    plain = replace(case, grad_wrt=(), param_grads=False)
+    server = SubmoduleServer(check.submodules, case.init) if case.inject else None
+    try:
+        traced = trace(check.target, plain, state, server)
+        reference = Recorder()
+        call_target(check.reference, plain, state, None, recorder=reference)
+    except Exception:  # the student's code or the reference cannot be traced: say nothing more
+        return ""
+    if traced is None:
+        return ""
+    modules, calls = traced
+    injected = [p for p in modules if server is not None and matches(p, server.patterns)]
+    if parted is None:
+        return explain(
+            first_divergence(reference.calls, calls, modules, check.tol, injected), check.target
+        )
+    _, new_token, position, row = parted
+    text = (
+        f" The generated tokens first part at new token {new_token} (sequence position "
+        f"{position}, batch row {row})."
+    )
+    # the forward passes that chose the tokens before it, and it, saw the same tokens
+    div = first_divergence(reference.calls, calls, modules, check.tol, injected, new_token)
+    if div is not None and div.name:
+        return text + explain(div, check.target)
+    return text + (
+        " Up to that token every submodule's output that can be compared matches the "
+        "reference's, layer by layer: the difference is in how the next token is chosen from the "
+        "logits."
+    )
+
+
 class InKernelExecutor:
     """Calls the student's object directly, in the caller's process (not authoritative)."""
 
@@ -123,6 +187,13 @@ class InKernelExecutor:
                 inject(module, server.patterns, channel)
 
         return run_student(self.obj, case, state, cotangent, on_module=on_module)
+
+    def trace(self, target, case, state, server=None) -> tuple[list[str], list[Call]]:
+        """Run ``case`` (no backward) recording every submodule's calls (see ``checks.trace``)."""
+        recorder = Recorder()
+        injection = (server.patterns, LocalChannel(server)) if server is not None else None
+        call_target(self.obj, case, state, None, injection=injection, recorder=recorder)
+        return recorder.modules, recorder.calls
 
 
 def check(name: str, obj: Any) -> None:

@@ -52,7 +52,12 @@ def call_case(
 
 
 class Executor(Protocol):
-    """Runs one case against the student's object; may raise :class:`StudentError`."""
+    """Runs one case against the student's object; may raise :class:`StudentError`.
+
+    An executor may also offer ``trace(target, case, state, server) -> (submodule names, calls)``:
+    the case run again, without a backward pass, recording every submodule's calls in the
+    student's module (``checks.trace``), for the feedback on a failing composite part.
+    """
 
     def run(
         self,

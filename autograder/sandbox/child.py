@@ -17,6 +17,7 @@ import torch
 
 from autograder.checks.calling import call_target
 from autograder.checks.inject import InjectionError
+from autograder.checks.trace import Recorder, encode_calls
 from autograder.sandbox import limits as limits_mod
 from autograder.sandbox import protocol
 from autograder.sandbox.wire import MAX_REQUEST, encode_outcome, read_run_request
@@ -137,13 +138,22 @@ def serve(sock: socket.socket, limits: limits_mod.Limits, workdir: str) -> None:
                 req = read_run_request(header, tensors)
                 injection = (req.inject, _SocketChannel(sock, me)) if req.inject else None
                 refuse, saved = _refusals(namespace, req.refuse, target)
+                recorder = Recorder() if req.trace else None
                 try:
                     out = call_target(
-                        obj, req.case, req.state, req.cotangent, injection=injection, refuse=refuse
+                        obj,
+                        req.case,
+                        req.state,
+                        req.cotangent,
+                        injection=injection,
+                        refuse=refuse,
+                        recorder=recorder,
                     )
                 finally:
                     namespace.update(saved)
                 reply, blobs = encode_outcome(out)
+                if recorder is not None:  # every submodule's calls, for the first wrong layer
+                    reply["trace"] = encode_calls(recorder, blobs)
                 answer({"ok": True, **reply}, blobs)
             except StudentError as exc:
                 answer({"ok": False, "error": str(exc)})

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from autograder.checks.trace import decode_calls
 from autograder.sandbox import protocol
 from autograder.sandbox.limits import USERNS_ENV, Limits, pids_of
 from autograder.sandbox.wire import MAX_REPLY, State, decode_outcome, run_request
@@ -259,6 +260,23 @@ class Session:
         return None
 
     def run(self, target: str, case: Case, state: State, cotangent, server=None) -> Outcome:
+        return self._run(target, case, state, cotangent, server)[0]
+
+    def trace(self, target: str, case: Case, state: State, server=None):
+        """Run ``case`` (no backward) recording every submodule's calls in the student's module:
+        ``(submodule names, calls)`` (see :mod:`autograder.checks.trace`), or None when the reply
+        holds none that can be read. Running out of time here (the case already ran in time
+        once) does not mark the student's code as hung: the next check starts a fresh child."""
+        timed_out = self.timed_out
+        try:
+            _, reply, blobs = self._run(target, case, state, None, server, trace=True)
+        finally:
+            self.timed_out = timed_out
+        if "trace" not in reply:
+            return None
+        return decode_calls(reply["trace"], blobs)
+
+    def _run(self, target, case, state, cotangent, server=None, trace=False):
         started = time.monotonic()  # the grader's own clock: the sandbox could lie about its own
         request, tensors = run_request(
             target,
@@ -267,6 +285,7 @@ class Session:
             cotangent,
             inject=server.patterns if server is not None else None,
             refuse=self.refuse,
+            trace=trace,
         )
         reply, blobs = self._call(request, tensors)
         while "callback" in reply:  # the student's composite calls a reference sub-block
@@ -284,7 +303,7 @@ class Session:
         if out is None:
             self.kill()  # the conversation can no longer be trusted to be in step
             raise StudentError("the sandboxed process sent back malformed data")
-        return out
+        return out, reply, blobs
 
     def kill(self) -> None:
         self.dead = True

@@ -96,16 +96,20 @@ def run_request(
     cotangent: torch.Tensor | None,
     inject: list[str] | None = None,
     refuse: dict[str, str] | None = None,
+    trace: bool = False,
 ) -> tuple[Header, Tensors]:
     """The ``run`` request: call the student's ``target`` on ``case``; ``inject`` names the
     sub-blocks the parent answers (callbacks), ``refuse`` the student's names that ran out of
-    time earlier (name -> why), which must fail at once."""
+    time earlier (name -> why), which must fail at once; ``trace`` asks for every submodule's
+    calls as well (the reply's ``trace``, see :mod:`autograder.checks.trace`)."""
     head, tensors = encode_case(case, state, cotangent)
     request: Header = {"op": "run", "target": target, "case": head}
     if inject is not None:
         request["inject"] = list(inject)
     if refuse:
         request["refuse"] = dict(refuse)
+    if trace:
+        request["trace"] = True
     return request, tensors
 
 
@@ -119,6 +123,7 @@ class RunRequest:
     cotangent: torch.Tensor | None
     inject: list[str] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    trace: bool = False
 
 
 def read_run_request(header: Header, tensors: Tensors) -> RunRequest:
@@ -131,6 +136,7 @@ def read_run_request(header: Header, tensors: Tensors) -> RunRequest:
         cotangent=cotangent,
         inject=[str(p) for p in header.get("inject") or []],
         refuse={str(k): str(v) for k, v in (header.get("refuse") or {}).items()},
+        trace=header.get("trace") is True,
     )
 
 
