@@ -35,22 +35,33 @@ from autograder.site import release_url
 #: ``_config.yml``, see autograder/site.py). Bump the version with kit/pyproject.toml's.
 KIT_VERSION = "0.1.0"
 KIT_WHEEL = f"coursekit-{KIT_VERSION}-py3-none-any.whl"
-KIT_URL = release_url(KIT_WHEEL)
 #: the block of every notebook's setup cell (solutions/*/*.py, the new-chapter template) that
 #: imports the kit, installing it if missing: the one source of those copies. Each setup cell says
 #: ``copied_from`` in its header (cell metadata, which students do not see), and
 #: tests/test_kit.py fails when one differs
-KIT_SETUP = f"""\
+_KIT_SETUP = """\
 try:  # the course's student kit: the visible checks and the weight loaders
     from coursekit import check
 except ImportError:  # Colab, a fresh laptop: install it once (see the students' guide)
     import subprocess
     import sys
 
-    KIT = "{KIT_URL}"
+    KIT = "{url}"
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", KIT])
     from coursekit import check
 """
+
+
+def __getattr__(name: str) -> str:
+    """``KIT_URL`` and ``KIT_SETUP``, read from ``_config.yml`` when first asked for: a grading
+    worker imports this module in a staged copy of the course that has no ``_config.yml``."""
+    if name == "KIT_URL":
+        return release_url(KIT_WHEEL)
+    if name == "KIT_SETUP":
+        return _KIT_SETUP.format(url=release_url(KIT_WHEEL))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: the kit's own modules that decide what a snapshot means (a change there needs new snapshots)
 FORMAT_MODULES = ("calls.py", "compare.py", "hooks.py", "snapshot.py", "values.py")
 
