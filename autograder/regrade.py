@@ -48,6 +48,10 @@ class Planned:
     def file_id(self) -> str:
         return self.sub.file_id
 
+    @property
+    def student_id(self) -> str:
+        return self.sub.student_id
+
 
 @dataclass
 class Plan:
