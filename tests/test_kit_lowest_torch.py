@@ -5,8 +5,8 @@ with the solutions, and every visible check passes. The pinned torch is tested b
 Ungraded cells that import ``transformers`` are skipped there: the development venv's transformers
 (shared into that environment) needs the pinned torch; a student's own transformers matches theirs.
 
-The torch wheel comes from what pip can reach offline (this machine's find-links); where it cannot
-be found, the test skips and says so, rather than download a gigabyte.
+The torch wheel comes from pip's configured find-links only (``--no-index``): where no wheel of
+that version is there, the test skips and says so, rather than download a gigabyte.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def lowest_env(tmp_path_factory) -> Path:
     ).strip()
     got = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-        + ["--only-binary=:all:", "--target", site, f"torch=={LOWEST_TORCH}"],
+        + ["--no-index", "--only-binary=:all:", "--target", site, f"torch=={LOWEST_TORCH}"],
         capture_output=True,
         text=True,
         timeout=900,
