@@ -5,7 +5,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -387,3 +389,23 @@ def set_control(drv, name: str, control: str, value) -> None:
             return
         button.click()
     WebDriverWait(drv, 30).until(lambda d: root.get_attribute("data-updates") != updates)
+
+
+def fresh_venv(folder: Path) -> tuple[Path, Path]:
+    """(python, site-packages) of a new venv without pip in ``folder/venv``, which sees the
+    development venv's third-party packages after its own (one ``.pth`` line: the editable
+    installs of the course and of kit/ are not processed when added this way)."""
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.check_output(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip()
+    (Path(site) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return py, Path(site)
+
+
+def pip_install_into(site: Path, *args: str, **run) -> subprocess.CompletedProcess:
+    """``pip install --no-deps --target site ARGS`` with this interpreter's pip."""
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
+    return subprocess.run([*command, "--target", str(site), *args], **run)

@@ -18,14 +18,13 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
-from conftest import ROOT, feedback_differences
+from conftest import ROOT, feedback_differences, fresh_venv, pip_install_into
 
 from autograder import kit
 from autograder.layout import Course
@@ -40,20 +39,8 @@ def kit_env(tmp_path_factory) -> tuple[Path, Path]:
     """(python of a fresh venv holding the kit's wheel, the wheel)."""
     tmp = tmp_path_factory.mktemp("kit")
     wheel = kit.build_wheel(COURSE, tmp / "dist")
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    site = subprocess.check_output(
-        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
-    ).strip()
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-        + ["--target", site, str(wheel)],
-        check=True,
-    )
-    # third-party packages only: .pth files inside this folder (editable installs of the course
-    # and of kit/) are not processed when it is added this way
-    (Path(site) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    py, site = fresh_venv(tmp)
+    pip_install_into(site, str(wheel), check=True)
     shutil.copy(RUNNER, tmp / RUNNER.name)
     return py, wheel
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, fresh_venv, pip_install_into
 from test_kit import ASSIGNMENTS, RUNNER, _answers, _execute, _released
 
 from autograder import kit
@@ -33,33 +31,18 @@ DEPENDENCIES = tomllib.loads((ROOT / "kit/pyproject.toml").read_text())["project
 @pytest.fixture(scope="module")
 def lowest_env(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("lowest-torch")
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    site = subprocess.check_output(
-        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
-    ).strip()
-    got = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-        + ["--no-index", "--only-binary=:all:", "--target", site, f"torch=={LOWEST_TORCH}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    py, site = fresh_venv(tmp)  # its own torch comes first: the lowest one
+    got = pip_install_into(
+        site, "--no-index", "--only-binary=:all:", f"torch=={LOWEST_TORCH}",
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
     if got.returncode != 0:
         pytest.skip(
             f"TORCH {LOWEST_TORCH} (THE KIT'S LOWEST) IS NOT AVAILABLE TO PIP OFFLINE HERE: "
             + got.stderr.strip().splitlines()[-1][:200]
         )
     wheel = kit.build_wheel(Course(ROOT), tmp / "dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-        + ["--target", site, str(wheel)],
-        check=True,
-    )
-    # torch's own pure-Python dependencies and the chapters' data packages from the development
-    # venv, after this venv's site-packages: its torch is the lowest one
-    (Path(site) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip_install_into(site, str(wheel), check=True)
     shutil.copy(RUNNER, tmp / RUNNER.name)
     version = subprocess.check_output(
         [str(py), "-c", "import torch; print(torch.__version__)"], text=True

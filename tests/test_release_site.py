@@ -9,14 +9,12 @@ import functools
 import http.server
 import json
 import subprocess
-import sys
-import sysconfig
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, fresh_venv, pip_install_into
 
 from autograder import kit
 from autograder.errors import CourseError
@@ -114,19 +112,8 @@ def test_a_student_installs_the_kit_from_the_site_and_runs_a_visible_check(site,
     base = f"http://127.0.0.1:{server.server_port}"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     try:
-        venv = tmp_path / "venv"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-        py = venv / "bin" / "python"
-        target = subprocess.check_output(
-            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
-        ).strip()
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-            + ["--no-index", "--target", target, f"{base}/release/{kit.KIT_WHEEL}"],
-            check=True,
-        )
-        # torch and numpy from the development venv (third-party only, as tests/test_kit.py does)
-        (Path(target) / "third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        py, target = fresh_venv(tmp_path)
+        pip_install_into(target, "--no-index", f"{base}/release/{kit.KIT_WHEEL}", check=True)
         out = subprocess.run(
             [str(py), "-c", STUDENT, base], capture_output=True, text=True, cwd=tmp_path,
             env=env, timeout=300,
