@@ -238,7 +238,7 @@ def grade(
     """Grade a class in sandboxed workers; resumable (rerun the same command after an
     interruption). Rerun on the same OUT after fixing a check: only the parts that run a changed
     check are graded again (and the students whose submission changed)."""
-    from autograder.service import grade_class, plan_class, ray_pool
+    from autograder.service import grade_class, plan_class, preload_for, ray_pool
 
     course = Course.find()
     course.check_assignment(assignment)
@@ -279,7 +279,15 @@ def grade(
             on_result=tick,
             on_total=lambda n: progress.update(task, total=n),
             make_pool=(
-                (lambda: ray_pool(course, workers, ray_address, not no_isolation))
+                (
+                    lambda: ray_pool(
+                        course,
+                        workers,
+                        ray_address,
+                        not no_isolation,
+                        preload_for(course, assignment),
+                    )
+                )
                 if on_ray
                 else None
             ),

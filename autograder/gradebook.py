@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -51,6 +53,23 @@ def ensure_assignment(course: Course, assignment: str, url: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         generate(course, assignment, Path(tmp), db_url=normalize_url(url))
+
+
+def register_in_background(course: Course, assignment: str, url: str) -> Callable[[], None]:
+    """:func:`ensure_assignment`, with the slow part (nbgrader's ``generate_assignment``, seconds)
+    off the critical path: the gradebook is opened here, so a wrong URL stops the run before anyone
+    is graded, and the assignment is registered in a background thread while grading starts.
+    Returns ``wait()``: call it before writing to the gradebook (it re-raises a failure)."""
+    with _open(url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return lambda: None
+        except MissingEntry:
+            pass
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gradebook")
+    done = pool.submit(ensure_assignment, course, assignment, url)
+    pool.shutdown(wait=False)
+    return lambda: done.result()
 
 
 def record(url: str, results: list[StudentResult]) -> None:

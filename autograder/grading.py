@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, astuple, dataclass, field
 
 from autograder import __version__
+from autograder.checks.reference import ReferenceCache
 from autograder.checks.runner import run_check, seed_for
 from autograder.checks.spec import StudentError, get_check
 from autograder.errors import CourseError, GraderEnvironmentError
@@ -36,6 +37,10 @@ from autograder.results import CheckOutcome, NotebookResult, PartResult, Student
 from autograder.sandbox.client import Session, Zygote
 from autograder.sandbox.limits import Limits
 from autograder.submissions import Submission
+from autograder.timing import phase
+
+#: the reference's side of every check, computed once per process for students who share a seed
+REFERENCES = ReferenceCache()
 
 
 @dataclass
@@ -57,8 +62,14 @@ class GradeSettings:
     versions: dict[str, str] = field(default_factory=dict)
 
     def seed(self, check_name: str, student_id: str) -> int:
-        salt = student_id if self.salt_with_student and self.secret else ""
+        salt = student_id if self.salts_per_student else ""
         return seed_for(check_name, salt, self.secret)
+
+    @property
+    def salts_per_student(self) -> bool:
+        """Does each student get their own hidden inputs? (With a class secret, by default.)
+        Otherwise the whole class shares them, and so the reference's work (:data:`REFERENCES`)."""
+        return self.salt_with_student and bool(self.secret)
 
 
 class NotebookRun:
@@ -94,6 +105,12 @@ class NotebookRun:
         self.sandbox_missing: list[str] = []
 
     def ensure(self) -> Session:
+        if self.session is None or self.session.dead:
+            with phase("sandbox"):
+                return self._start()
+        return self.session
+
+    def _start(self) -> Session:
         while self.session is None or self.session.dead:
             self.session = self.zygote.spawn(self.limits, self.cell_timeout)
             self.sandbox_missing = self.session.sandbox_missing
@@ -198,7 +215,8 @@ def _grade_check(
         session = run.ensure()
         session.timeout = min(part.timeout_s, remaining)
         session.refuse = dict(run.hung)
-        result = run_check(spec, session, settings.seed(name, student_id))
+        cache = None if settings.salts_per_student else REFERENCES
+        result = run_check(spec, session, settings.seed(name, student_id), cache=cache)
         if not result.passed:
             _raise_if_grader_side(result.message, run.zygote)
         outcome = CheckOutcome(name, result.passed, result.message)

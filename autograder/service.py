@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from autograder.grading import (
     probe_sandbox,
 )
 from autograder.layout import Course
-from autograder.notebooks import SourceNotebook, load_source
+from autograder.notebooks import SourceNotebook, load_source, setup_imports
 from autograder.pool import LocalPool, Lost, Pool
 from autograder.result_files import save_result, write_csv
 from autograder.results import CheckOutcome, NotebookResult, PartResult, StudentResult
 from autograder.sandbox.client import Zygote, use_uid_window
 from autograder.submissions import Submission, discover
+from autograder.timing import phase
 
 
 def load_sources(course: Course, assignment: str) -> list[SourceNotebook]:
@@ -43,15 +45,39 @@ class Worker:
     hidden: list[str] = field(default_factory=list)
 
 
-def local_worker() -> Worker:
-    return Worker(Zygote())
+def local_worker(preload: Sequence[str] = ()) -> Worker:
+    return Worker(Zygote(preload))
+
+
+def preload_for(course: Course, assignment: str) -> list[str]:
+    """What the assignment's setup cells import: each worker's zygote imports it once."""
+    return setup_imports(load_sources(course, assignment))
+
+
+def warm_workers(zygotes: list[Zygote], preload: Sequence[str] = ()) -> Callable[[], Worker]:
+    """A worker factory that hands out ``zygotes`` (already started, e.g. the one that probed
+    the sandbox) before starting new ones (preloading ``preload``): a zygote never runs student
+    code, so probing leaves it as fresh as a new one, and reusing it saves one torch import."""
+    spare, lock = list(zygotes), threading.Lock()
+
+    def make() -> Worker:
+        with lock:
+            zygote = spare.pop() if spare else None
+        if zygote is not None and not zygote.alive():
+            zygote.close()
+            zygote = None
+        return Worker(zygote or Zygote(preload))
+
+    return make
 
 
 def close_worker(worker: Worker) -> None:
     worker.zygote.close()
 
 
-def cluster_worker(slot: int, require_isolation: bool = True) -> Worker:
+def cluster_worker(
+    slot: int, require_isolation: bool = True, preload: Sequence[str] = ()
+) -> Worker:
     """A worker slot inside a Ray actor: its own uid window, one thread for the trusted
     comparisons, a zygote probed before anyone is graded (a broken node stops the run in one
     sentence), and this node's course copy and Ray files hidden from the sandbox."""
@@ -59,7 +85,7 @@ def cluster_worker(slot: int, require_isolation: bool = True) -> Worker:
 
     use_uid_window(slot)
     torch.set_num_threads(1)
-    zygote = Zygote()
+    zygote = Zygote(preload)
     try:
         probe_sandbox(zygote, require_isolation)
     except BaseException:
@@ -70,7 +96,11 @@ def cluster_worker(slot: int, require_isolation: bool = True) -> Worker:
 
 
 def ray_pool(
-    course: Course, workers: int, address: str | None, require_isolation: bool = True
+    course: Course,
+    workers: int,
+    address: str | None,
+    require_isolation: bool = True,
+    preload: Sequence[str] = (),
 ) -> Pool:
     """A :class:`~autograder.pool_ray.RayPool` of ``workers`` actors; the course files they need
     (the autograder, the references, the source notebooks) reach every node as Ray's
@@ -81,7 +111,9 @@ def ray_pool(
     try:
         pool = RayPool(
             workers,
-            functools.partial(cluster_worker, require_isolation=require_isolation),
+            functools.partial(
+                cluster_worker, require_isolation=require_isolation, preload=list(preload)
+            ),
             close_worker,
             address=address,
             working_dir=staged,
@@ -143,7 +175,7 @@ def grade_class(
     sources, subs, versions, plan = plan_class(course, assignment, submissions_dir, out, secret)
     out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or gradebook.default_url(out)
-    gradebook.ensure_assignment(course, assignment, db_url)
+    registered = gradebook.register_in_background(course, assignment, db_url)
     on_total(len(subs))
     on_plan(plan)
     hidden = course.hidden_paths() + [str(submissions_dir.resolve()), str(out.resolve())]
@@ -181,12 +213,14 @@ def grade_class(
     if not todo:
         pool = None
     elif make_pool is None:
-        probe = Zygote()
+        preload = setup_imports(sources)
+        probe = Zygote(preload)
         try:
             probe_sandbox(probe, isolated)  # before anyone is graded: a broken sandbox stops here
-        finally:
+        except BaseException:
             probe.close()
-        pool = LocalPool(workers, local_worker, close_worker)
+            raise
+        pool = LocalPool(workers, warm_workers([probe], preload), close_worker)
     else:
         pool = make_pool()  # its workers probe their own sandboxes
     by_file = {t.file_id: t for t in todo}
@@ -207,14 +241,17 @@ def grade_class(
                 on_result(result, True)
                 continue
             plan.count_moved(task, result)
-            feedback.write(out, result)
-            save_result(out, file_id, result)
+            with phase("feedback"):
+                feedback.write(out, result)
+                save_result(out, file_id, result)
+                registered()
+                gradebook.record(db_url, [result])
             results.append(result)
-            gradebook.record(db_url, [result])
             on_result(result, False)
     finally:
         if pool is not None:
             pool.close()
+    registered()
     gradebook.record(db_url, results)  # idempotent: repairs a run killed between file and DB
     write_csv(out / "grades.csv", sources, results)
     return results, len(subs)
@@ -273,7 +310,7 @@ def validate_assignment(
     with the class ``secret``'s inputs. The course's own notebooks are trusted: the sandbox need
     not isolate them."""
     rows = []
-    zygote = Zygote()
+    zygote = Zygote(preload_for(course, assignment))
     settings = GradeSettings(hidden=course.hidden_paths(), salt_with_student=False, secret=secret)
     try:
         probe_sandbox(zygote)

@@ -187,9 +187,9 @@ def test_a_changed_tolerance_regrades_exactly_that_part_and_a_rerun_nothing(
     ran: list[str] = []
     real = grading.run_check
 
-    def counted(spec, session, seed, device=None):
+    def counted(spec, session, seed, device=None, cache=None):
         ran.append(spec.name)
-        return real(spec, session, seed, device)
+        return real(spec, session, seed, device, cache)
 
     monkeypatch.setattr(grading, "run_check", counted)
     _loose(monkeypatch)

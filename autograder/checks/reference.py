@@ -3,6 +3,9 @@ reference's outcome and its float64 truth, all drawn from one seed (no global RN
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -127,3 +130,69 @@ def _float64_truth(check: Check, case: Case, state, cot) -> Outcome | None:
         return call_target(check.exact or check.reference, case64, _upcast(state), _upcast(cot))
     except Exception:  # a reference that has no float64 path: the static tolerance applies
         return None
+
+
+class ReferenceCache:
+    """The reference's side of each (check, seed, device), computed once per process and handed
+    out as fresh copies: students graded with the same seed (a class without per-student salt)
+    share one computation of every case's inputs, state, output gradient and expected outcome.
+
+    Cases are computed lazily, as far as some student got: a check that fails at its first case
+    for everyone never computes the rest. Every item handed out is a deep copy, so nothing a check
+    does with its case (a mistake variant that writes into its input) reaches the next student.
+    At most ``max_entries`` checks are kept (least recently used dropped first)."""
+
+    def __init__(self, max_entries: int = 256):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+
+    def cases(
+        self, check: Check, seed: int, device: str
+    ) -> Iterator[tuple[Case, dict[str, torch.Tensor] | None, Any, Outcome]]:
+        """Like :func:`reference_cases`, from the cache where it can."""
+        key = (id(check), check.name, seed, device)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.check is not check:
+                entry = _Entry(check, reference_cases(check, seed, device))
+                self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        i = 0
+        while True:
+            item = entry.get(i)
+            if item is None:
+                return
+            yield copy.deepcopy(item)
+            i += 1
+
+
+class _Entry:
+    """One check's cases so far, and the generator that computes the next ones."""
+
+    def __init__(self, check: Check, cases: Iterator):
+        self.check, self._cases = check, cases
+        self._items: list[tuple] = []
+        self._done = False
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def get(self, i: int) -> tuple | None:
+        """Case ``i``, computed now if no one needed it before; None past the last. A reference
+        that raised raises again for everyone who reaches that case (never fewer cases)."""
+        with self._lock:
+            while len(self._items) <= i and not self._done:
+                if self._error is not None:
+                    raise self._error
+                try:
+                    item = next(self._cases, None)
+                except BaseException as exc:
+                    self._error = exc
+                    raise
+                if item is None:
+                    self._done = True
+                else:
+                    self._items.append(item)
+            return self._items[i] if i < len(self._items) else None

@@ -13,9 +13,10 @@ import torch
 
 from autograder.checks.calling import call_target
 from autograder.checks.inject import LocalChannel, SubmoduleServer, inject, matches
-from autograder.checks.reference import reference_cases
+from autograder.checks.reference import ReferenceCache, reference_cases
 from autograder.checks.spec import Check, Executor, default_device, get_check
 from autograder.checks.trace import Call, Recorder, explain, first_divergence, tokens_part
+from autograder.timing import phase
 from coursekit.calls import Case, Outcome, StudentError, compare_case, matching_mistake, run_student
 from coursekit.compare import diagnose
 
@@ -38,31 +39,45 @@ class CheckResult:
 
 
 def run_check(
-    check: Check, executor: Executor, seed: int, device: str | None = None
+    check: Check,
+    executor: Executor,
+    seed: int,
+    device: str | None = None,
+    cache: ReferenceCache | None = None,
 ) -> CheckResult:
-    """Run every case of ``check``; stop at the first failure and explain it."""
+    """Run every case of ``check``; stop at the first failure and explain it. With ``cache``, the
+    reference's side of a (check, seed, device) already computed in this process is reused (the
+    grader's: students who share a seed share the reference's work)."""
     device = device or default_device()
     n = 0
-    for case, state, cot, expected in reference_cases(check, seed, device):
+    cases = cache.cases(check, seed, device) if cache else reference_cases(check, seed, device)
+    while True:
+        with phase("reference"):
+            item = next(cases, None)
+        if item is None:
+            break
+        case, state, cot, expected = item
         n += 1
         server = None
         if check.submodules and case.inject and case.init is not None:
             server = SubmoduleServer(check.submodules, case.init)
         try:
-            if server is None:
-                got = executor.run(check.target, case, state, cot)
-            else:
-                got = executor.run(check.target, case, state, cot, server=server)
+            with phase("student"):
+                if server is None:
+                    got = executor.run(check.target, case, state, cot)
+                else:
+                    got = executor.run(check.target, case, state, cot, server=server)
         except StudentError as exc:
             return CheckResult(check.name, False, f"[{case.label}] {exc}{_injected(check)}", n)
-        msg = _compare(check, case, expected, got)
-        if msg:
-            hint = _misconception(check, case, state, got, expected)
-            layer = first_wrong_layer(check, case, state, expected, got, executor)
-            hint += ("" if hint or not layer else ".") + layer
-            return CheckResult(
-                check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
-            )
+        with phase("compare"):
+            msg = _compare(check, case, expected, got)
+            if msg:
+                hint = _misconception(check, case, state, got, expected)
+                layer = first_wrong_layer(check, case, state, expected, got, executor)
+                hint += ("" if hint or not layer else ".") + layer
+                return CheckResult(
+                    check.name, False, f"[{case.label}] {msg}{hint}{_injected(check)}", n
+                )
     return CheckResult(check.name, True, f"{n} cases passed{_injected(check)}", n)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +27,8 @@ _uids = itertools.count(
     int(os.environ.get("AUTOGRADER_UID_BASE", "200000")) + os.getpid() % 1000 * 100
 )
 _uid_lock = threading.Lock()
+#: a dotted module name (what a zygote may be asked to preload)
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def use_uid_window(slot: int) -> None:
@@ -91,9 +94,14 @@ def death_reason(status: int | None, limits: Limits | None = None) -> str:
 
 
 class Zygote:
-    """One pre-warmed fork server (torch imported once). Restarted if it dies."""
+    """One pre-warmed fork server (torch imported once). Restarted if it dies.
 
-    def __init__(self) -> None:
+    ``preload``: modules the course's setup cells import (:func:`autograder.notebooks.setup_imports`),
+    imported once in the zygote too, so that no child pays for them (scipy, regex, whisper...).
+    """
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        self.preload = [m for m in preload if _MODULE.fullmatch(m)]
         self.proc: subprocess.Popen | None = None
         self.ctrl: socket.socket | None = None
         self._lock = threading.Lock()  # one request at a time on the control socket
@@ -108,7 +116,7 @@ class Zygote:
         }
         env.update({"OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.zygote", str(child.fileno())],
+            [sys.executable, "-m", "autograder.sandbox.zygote", str(child.fileno()), *self.preload],
             pass_fds=[child.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,

@@ -1,12 +1,14 @@
 """A pre-warmed fork server: imports torch once, then forks one confined child per student.
 
-The parent talks to it over a Unix socket whose fd number is argv[1]. Each request carries a fresh socket
+The parent talks to it over a Unix socket whose fd number is argv[1]; the rest of argv names
+modules to import once before forking (:func:`preload`). Each request carries a fresh socket
 (SCM_RIGHTS) that becomes the child's only channel to the parent. The zygote never runs student
 code and never runs torch ops (forking after OpenMP/CUDA start-up is unsafe).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -52,7 +54,19 @@ def _status_of(pid: int, wait_s: float = 2.0) -> int | None:
         time.sleep(0.01)
 
 
+def preload(modules: list[str]) -> None:
+    """Import what the notebook's setup cells import (trusted course code, never the student's),
+    so that each child starts with it; a module that fails here fails in the child, where the
+    grader reports it."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001  (the child's own import says what went wrong)
+            pass
+
+
 def main() -> None:
+    preload(sys.argv[2:])
     ctrl = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGCHLD, _reap)  # reap children as they end, keeping their status
     while True:

@@ -382,7 +382,7 @@ check("scaling.mfu", mfu)
 # nothing; on CUDA use `torch.cuda.synchronize`. The peak is a rough guess for this CPU: see the
 # book's page *Model FLOPs utilisation* for how it is measured.
 
-# %%
+# %% tags=["skip-grading"]
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 config = dict(
@@ -467,7 +467,7 @@ check("scaling.achieved_flops", achieved_flops)
 # is `torch.cuda.synchronize`) and on the CPU otherwise (a no-op `sync`). The figure changes from
 # run to run with the machine's load; it is a measured peak of the kind block 6 divides by.
 
-# %%
+# %% tags=["skip-grading"]
 device = "cuda" if torch.cuda.is_available() else "cpu"
 size = 4096 if device == "cuda" else 512
 a = torch.randn(size, size, device=device)
