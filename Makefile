@@ -1,7 +1,8 @@
 # Two commands for a fresh machine with Python 3.11:
 #   make book   -> creates .venv with the pinned dependencies, vendors the JS assets, builds _build/html
-#   make test   -> everything `make book` does, then lint, exercises-in-sync, unit/red-team/oracle tests,
-#                  and the headless-browser test of the built book. `.ci/run` calls this.
+#   make test   -> everything `make book` does, then lint and the tests: exercises/ and the kit in sync,
+#                  unit, red-team and oracle tests, and the headless-browser test of the built book.
+#                  `.ci/run` calls this.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -57,7 +58,7 @@ lint: setup
 system-deps:
 	bash tools/system_deps.sh
 
-test: system-deps book lint check-release
+test: system-deps book lint
 	$(PY) -m pytest -q tests
 
 benchmarks: setup

@@ -12,7 +12,7 @@ The phases of grading one student, in the order they happen:
 * ``feedback``: the driver writing the student's feedback page, result file and gradebook row.
 
 Every grading thread adds to one process-wide :class:`PhaseClock`; nothing here changes what is
-graded, and no test asserts a time. ``benchmarks/grading.py`` reads it after grading in-process.
+graded, and no test asserts a time. ``benchmarks/grading.py`` reads it at the end of a graded run.
 """
 
 from __future__ import annotations

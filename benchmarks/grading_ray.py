@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from grading import make_class  # noqa: E402  (the grading benchmark's class)
 
 from autograder.layout import Course  # noqa: E402
-from autograder.service import grade_class, ray_pool  # noqa: E402
+from autograder.service import grade_class, preload_for, ray_pool  # noqa: E402
 
 PROLOGUE = "00-prologue"
 
@@ -45,7 +45,9 @@ def run(subs: Path, workers: int, on_ray: bool) -> dict:
         workers,
         None,
         on_result=lambda r, cached: stamps.append(time.perf_counter()),
-        make_pool=(lambda: ray_pool(course, workers, None)) if on_ray else None,
+        make_pool=(lambda: ray_pool(course, workers, None, preload=preload_for(course, PROLOGUE)))
+        if on_ray
+        else None,
     )
     seconds = time.perf_counter() - start
     shutil.rmtree(out, ignore_errors=True)
@@ -67,7 +69,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
     subs = Path(tempfile.mkdtemp(prefix="bench-class-"))
-    make_class(subs, args.students)
+    make_class(subs, PROLOGUE, "prologue.ipynb", args.students)
     rows = []
     for workers in args.workers:
         for on_ray in (False, True):

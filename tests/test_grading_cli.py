@@ -103,7 +103,7 @@ def _class(root: Path, n: int) -> None:
 def test_resume_after_kill_9_gives_the_same_grades(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    _class(subs, 8)
+    _class(subs, 6)
     ref_out, out = tmp_path / "ref", tmp_path / "out"
     args = [
         "grade",
@@ -124,12 +124,12 @@ def test_resume_after_kill_9_gives_the_same_grades(tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 300
-    while time.time() < deadline and len(list((out / "results").glob("*.json"))) < 3:
+    while time.time() < deadline and len(list((out / "results").glob("*.json"))) < 2:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((out / "results").glob("*.json")))
-    assert 0 < done_before < 8, "the kill should land mid-class"
+    assert 0 < done_before < 6, "the kill should land mid-class"
     assert not (out / "grades.csv").exists()
     again = cli(*args, "--out", str(out))
     assert again.returncode == 0, again.stderr
@@ -142,7 +142,7 @@ def test_resume_after_kill_9_gives_the_same_grades(tmp_path):
         == 0
     )
     rows = exported.read_text().splitlines()
-    assert len(rows) == 9 and rows[1].startswith("s00,00-prologue,3,6")
+    assert len(rows) == 7 and rows[1].startswith("s00,00-prologue,3,6")
 
 
 def test_a_grader_failure_costs_one_student_and_is_retried(tmp_path, monkeypatch):

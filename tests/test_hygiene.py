@@ -9,7 +9,6 @@ import nbformat
 from conftest import ROOT
 
 from autograder.layout import Course
-from autograder.release import stale_files
 
 
 def test_notebooks_are_stored_without_outputs():
@@ -24,14 +23,6 @@ def test_notebooks_are_stored_without_outputs():
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs"), f"{rel} has outputs: strip them"
                 assert cell.get("execution_count") is None, f"{rel} has execution counts"
-
-
-def test_exercises_are_in_sync_with_solutions():
-    course = Course(ROOT)
-    for assignment in course.assignments():
-        assert stale_files(course, assignment) == [], (
-            "exercises/ is stale: run `python -m autograder release --all`"
-        )
 
 
 def _solution_regions(source: str) -> list[str]:
@@ -62,6 +53,7 @@ def test_release_contains_no_solution_code_or_hidden_tests():
 
 
 def test_release_check_command_passes():
+    """exercises/ and the student kit are in sync with solutions/ (what `make release` writes)."""
     proc = subprocess.run(
         [sys.executable, "-m", "autograder", "release", "--all", "--check"],
         cwd=ROOT,

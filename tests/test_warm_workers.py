@@ -27,3 +27,29 @@ def test_a_dead_spare_is_replaced():
         assert worker.zygote is not dead and worker.zygote.alive()
     finally:
         close_worker(worker)
+
+
+def test_the_setup_cells_imports_are_preloaded_in_every_child():
+    from conftest import ROOT
+
+    from autograder.layout import Course
+    from autograder.sandbox.limits import Limits
+    from autograder.service import preload_for
+
+    preload = preload_for(Course(ROOT), "02-scaling-laws")
+    assert "scipy.optimize" in preload and "transformers" not in preload  # its demos skip grading
+    zygote = Zygote([*preload, "no_such_module_anywhere", "not a module; rm -rf /"])
+    try:
+        assert "not a module; rm -rf /" not in zygote.preload  # only dotted names reach argv
+        session = zygote.spawn(Limits(), 60)
+        try:
+            err = session.exec_cell(
+                "probe",
+                "import sys\nassert 'scipy.optimize' in sys.modules, sorted(sys.modules)",
+                60,
+            )
+            assert err is None, err
+        finally:
+            session.kill()
+    finally:
+        zygote.close()
