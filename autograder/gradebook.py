@@ -43,12 +43,21 @@ def _open(url: str) -> Gradebook:
 
 def ensure_assignment(course: Course, assignment: str, url: str) -> None:
     """Make sure the gradebook knows the assignment's notebooks and grade cells (nbgrader's way)."""
+    if not _knows(url, assignment):
+        _register(course, assignment, url)
+
+
+def _knows(url: str, assignment: str) -> bool:
     with _open(url) as gb:
         try:
             gb.find_assignment(assignment)
-            return
+            return True
         except MissingEntry:
-            pass
+            return False
+
+
+def _register(course: Course, assignment: str, url: str) -> None:
+    """nbgrader's way of teaching the gradebook an assignment: ``generate_assignment`` into it."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,14 +69,10 @@ def register_in_background(course: Course, assignment: str, url: str) -> Callabl
     off the critical path: the gradebook is opened here, so a wrong URL stops the run before anyone
     is graded, and the assignment is registered in a background thread while grading starts.
     Returns ``wait()``: call it before writing to the gradebook (it re-raises a failure)."""
-    with _open(url) as gb:
-        try:
-            gb.find_assignment(assignment)
-            return lambda: None
-        except MissingEntry:
-            pass
+    if _knows(url, assignment):
+        return lambda: None
     pool = ThreadPoolExecutor(1, thread_name_prefix="gradebook")
-    done = pool.submit(ensure_assignment, course, assignment, url)
+    done = pool.submit(_register, course, assignment, url)
     pool.shutdown(wait=False)
     return lambda: done.result()
 

@@ -310,11 +310,12 @@ def validate_assignment(
     with the class ``secret``'s inputs. The course's own notebooks are trusted: the sandbox need
     not isolate them."""
     rows = []
-    zygote = Zygote(preload_for(course, assignment))
+    sources = load_sources(course, assignment)
+    zygote = Zygote(setup_imports(sources))
     settings = GradeSettings(hidden=course.hidden_paths(), salt_with_student=False, secret=secret)
     try:
         probe_sandbox(zygote)
-        for source in load_sources(course, assignment):
+        for source in sources:
             released = course.exercises / assignment / source.name
             if not released.is_file():
                 raise CourseError(
