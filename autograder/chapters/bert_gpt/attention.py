@@ -37,7 +37,7 @@ def _sees_next(q, k, v, attention_mask=None, causal=False):
     if not causal:
         return ref.scaled_dot_product_attention(q, k, v, attention_mask, False)
     t, s = q.shape[-2], k.shape[-2]
-    allowed = torch.ones(t, s, dtype=torch.bool).tril(s - t + 1)
+    allowed = torch.ones(t, s, dtype=torch.bool, device=q.device).tril(s - t + 1)
     if attention_mask is not None:
         allowed = allowed & attention_mask.bool()[:, None, None, :]
     scores = (q @ k.transpose(-1, -2)).to(ref.softmax_dtype(q)) / math.sqrt(q.shape[-1])

@@ -33,7 +33,8 @@ def _decode_with(pick):
 
 
 def _sample(logits, gen):
-    return torch.multinomial(logits.softmax(-1), 1, generator=gen)
+    """Draw on the CPU with the seeded CPU generator, as the contract says, then move back."""
+    return torch.multinomial(logits.softmax(-1).cpu(), 1, generator=gen).to(logits.device)
 
 
 def _k_plus_one(logits, temperature, top_k, gen):

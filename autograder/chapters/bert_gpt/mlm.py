@@ -17,11 +17,12 @@ from course import bert_gpt as ref
 def _draws(input_ids, vocab_size, seed):
     gen = torch.Generator().manual_seed(seed)
     shape = tuple(input_ids.shape)
-    return (
+    draws = (
         torch.rand(shape, generator=gen),
         torch.rand(shape, generator=gen),
         torch.randint(vocab_size, shape, generator=gen),
     )
+    return tuple(d.to(input_ids.device) for d in draws)  # drawn on the CPU, as the contract says
 
 
 def _corrupt(input_ids, chosen, replace_zone, r, random_ids, mask_token_id):

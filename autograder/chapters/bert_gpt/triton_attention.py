@@ -13,20 +13,21 @@ import torch
 from autograder.chapters.bert_gpt._common import _randn
 from autograder.checks.spec import Case, Step, register_pair
 from course import bert_gpt as ref
+from coursekit.hooks import tf32_on_cuda
 
 
 def _no_rescale(q, k, v, causal=False, block=16):
     """Online softmax whose accumulator and sum are not rescaled when the running max grows."""
     t, s = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1])
-    m = torch.full(q.shape[:-1], float("-inf"))
-    lsum, acc = torch.zeros_like(m), torch.zeros(q.shape)
-    rows = torch.arange(t)[:, None]
+    m = torch.full(q.shape[:-1], float("-inf"), device=q.device)
+    lsum, acc = torch.zeros_like(m), torch.zeros(q.shape, device=q.device)
+    rows = torch.arange(t, device=q.device)[:, None]
     for start in range(0, s, block):
         kb, vb = k[..., start : start + block, :].float(), v[..., start : start + block, :].float()
         scores = (q.float() @ kb.transpose(-1, -2)) * scale
         if causal:
-            keys = torch.arange(start, start + kb.shape[-2])[None, :]
+            keys = torch.arange(start, start + kb.shape[-2], device=q.device)[None, :]
             scores = scores.masked_fill(keys > rows + (s - t), float("-inf"))
         m = torch.maximum(m, scores.amax(-1))
         p = torch.exp(scores - m[..., None])
@@ -70,6 +71,7 @@ register_pair(
     reference=_reference,
     cases=_cases,
     must_launch_triton=True,
+    compare=tf32_on_cuda(),
     misconceptions={
         "the accumulator and running sum are not rescaled by exp(m_old - m_new) when the max grows": _no_rescale,
         "scores not multiplied by 1/sqrt(Dh)": _no_scale,

@@ -19,24 +19,24 @@ def _logits(img, txt, scale):
 
 def _one_direction(img, txt, t):
     logits = _logits(img, txt, t.clamp(0, ref.MAX_LOG_SCALE).exp())
-    return F.cross_entropy(logits, torch.arange(len(img)))
+    return F.cross_entropy(logits, torch.arange(len(img), device=img.device))
 
 
 def _not_clamped(img, txt, t):
     logits = _logits(img, txt, t.exp())
-    target = torch.arange(len(img))
+    target = torch.arange(len(img), device=img.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
 def _divided(img, txt, t):
     logits = _logits(img, txt, 1 / t.clamp(0, ref.MAX_LOG_SCALE).exp())
-    target = torch.arange(len(img))
+    target = torch.arange(len(img), device=img.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
 def _unnormalised(img, txt, t):
     logits = t.clamp(0, ref.MAX_LOG_SCALE).exp() * img @ txt.T
-    target = torch.arange(len(img))
+    target = torch.arange(len(img), device=img.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 

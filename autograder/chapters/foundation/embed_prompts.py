@@ -15,7 +15,7 @@ def _variant(half=0.5, signed=True, swap=False):
 
     def pe(coords, image_size):
         h, w = image_size
-        size = torch.tensor([h, w] if swap else [w, h], dtype=coords.dtype)
+        size = torch.tensor([h, w] if swap else [w, h], dtype=coords.dtype, device=coords.device)
         c = coords / size
         return c * 2 - 1 if signed else c
 

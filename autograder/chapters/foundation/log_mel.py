@@ -13,7 +13,7 @@ from course.foundation import whisper as ref
 
 
 def _log_mel(audio, filters, *, log=torch.log10, floor=True, power=2, scale=True):
-    window = torch.hann_window(ref.N_FFT, dtype=audio.dtype)
+    window = torch.hann_window(ref.N_FFT, dtype=audio.dtype, device=audio.device)
     stft = torch.stft(audio, ref.N_FFT, ref.HOP_LENGTH, window=window, return_complex=True)
     spec = log(torch.clamp(filters @ stft[..., :-1].abs() ** power, min=1e-10))
     if floor:

@@ -12,8 +12,12 @@ from course.foundation import sam as ref
 
 def _all_four(masks, iou_pred, multimask_output):
     b = masks.shape[0]
-    index = iou_pred.argmax(dim=1) if multimask_output else torch.zeros(b, dtype=torch.long)
-    rows = torch.arange(b)
+    index = (
+        iou_pred.argmax(dim=1)
+        if multimask_output
+        else torch.zeros(b, dtype=torch.long, device=masks.device)
+    )
+    rows = torch.arange(b, device=masks.device)
     return masks[rows, index] > 0, iou_pred[rows, index], index
 
 
@@ -23,7 +27,7 @@ def _inverted(masks, iou_pred, multimask_output):
 
 def _half(masks, iou_pred, multimask_output):
     mask, score, index = ref.select_masks(masks, iou_pred, multimask_output)
-    return masks[torch.arange(masks.shape[0]), index] > 0.5, score, index
+    return masks[torch.arange(masks.shape[0], device=masks.device), index] > 0.5, score, index
 
 
 MISTAKES = {

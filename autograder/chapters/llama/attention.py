@@ -31,7 +31,7 @@ class _NoScale(Attention):
 class _LeakyMask(Attention):
     def forward(self, x, cos, sin, attention_mask=None):
         t = x.shape[1]
-        mask = torch.ones(t, t, dtype=torch.bool).tril(1)[None, None]
+        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril(1)[None, None]
         if attention_mask is not None:
             mask = mask & attention_mask[:, None, None, :].bool()
         return ref.LlamaAttention.forward(self, x, cos, sin, mask)

@@ -27,7 +27,9 @@ def _cos_sin_shifted(head_dim, positions, theta=10000.0):
 
 
 def _cos_sin_wrong_exponent(head_dim, positions, theta=10000.0):
-    inv = 1.0 / theta ** (torch.arange(0, head_dim // 2, dtype=torch.float32) / head_dim)
+    inv = 1.0 / theta ** (
+        torch.arange(0, head_dim // 2, dtype=torch.float32, device=positions.device) / head_dim
+    )
     ang = positions.float()[..., None] * inv
     emb = torch.cat([ang, ang], -1)
     return emb.cos(), emb.sin()

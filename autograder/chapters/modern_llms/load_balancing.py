@@ -18,7 +18,11 @@ def _without_expert_count(router_logits, top_k, attention_mask=None):
 def _soft_fraction(router_logits, top_k, attention_mask=None):
     """f_i taken from the probabilities (differentiable) instead of the top-k counts."""
     probs = torch.softmax(router_logits.float(), -1)
-    m = torch.ones(probs.shape[0]) if attention_mask is None else attention_mask.float()
+    m = (
+        torch.ones(probs.shape[0], device=probs.device)
+        if attention_mask is None
+        else attention_mask.float()
+    )
     p = (probs * m[:, None]).sum(0) / m.sum()
     return router_logits.shape[-1] * top_k * (p * p).sum()
 

@@ -26,13 +26,13 @@ class _Variant(RollingKVCache):
             b, g, _, d = k.shape
             self.k[layer], self.v[layer] = k.new_zeros(b, g, w, d), v.new_zeros(b, g, w, d)
         keep = min(p0, w - 1 + self.extra_old)
-        old = torch.arange(p0 - keep, p0) % w
+        old = torch.arange(p0 - keep, p0, device=k.device) % w
         if self.ring_order:
             old = old.sort().values
         k_att = torch.cat([self.k[layer][:, :, old], k], dim=2)
         v_att = torch.cat([self.v[layer][:, :, old], v], dim=2)
         m = min(t, w)
-        new = (torch.arange(p0 + t - m, p0 + t) + self.slot_shift) % w
+        new = (torch.arange(p0 + t - m, p0 + t, device=k.device) + self.slot_shift) % w
         self.k[layer] = self.k[layer].index_copy(2, new, k[:, :, t - m :])
         self.v[layer] = self.v[layer].index_copy(2, new, v[:, :, t - m :])
         self.seen[layer] = p0 + t

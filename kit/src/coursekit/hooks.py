@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from coursekit.calls import Case, Outcome, compare_outcomes
-from coursekit.compare import BF16_TOL, diagnose
+from coursekit.compare import BF16_TOL, DEFAULT_TOL, diagnose
 from coursekit.values import Sleeper
 
 Hook = Callable[[Case, Outcome, Outcome], "str | None"]
@@ -444,5 +444,59 @@ def linear_probe(gap: float) -> Hook:
             "(weight_decay / 2) ||W||^2, to convergence (e.g. torch.optim.LBFGS with "
             "line_search_fn='strong_wolfe' and max_iter in the hundreds, not its default of 20)"
         )
+
+    return compare
+
+
+def _tf32(x: torch.Tensor) -> torch.Tensor:
+    """float32 values rounded to TF32 (10 mantissa bits, to nearest): what ``tl.dot`` feeds the
+    tensor cores by default for float32 inputs on an NVIDIA GPU."""
+    bits = x.detach().cpu().float().contiguous().view(torch.int32)
+    return ((bits + 0x1000) & ~0x1FFF).view(torch.float32)
+
+
+def _attention_tf32_error(q, k, v, causal: bool) -> float:
+    """The largest distance, from exact attention, of attention whose two products take
+    TF32-rounded inputs (scores q k^T, then p v with the unnormalised p) and sum exactly."""
+    q64, k64, v64 = (x.detach().cpu().double() for x in (q, k, v))
+    t, s = q.shape[-2], k.shape[-2]
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    keys, rows = torch.arange(s)[None, :], torch.arange(t)[:, None]
+    allowed = keys <= rows + (s - t) if causal else torch.ones(t, s, dtype=torch.bool)
+
+    def attention(scores_of, weigh):
+        scores = scores_of().masked_fill(~allowed, float("-inf"))
+        p = (scores - scores.amax(-1, keepdim=True)).exp()
+        return weigh(p) / p.sum(-1, keepdim=True)
+
+    exact = attention(lambda: q64 @ k64.transpose(-1, -2) * scale, lambda p: p @ v64)
+    rounded = attention(
+        lambda: _tf32(q).double() @ _tf32(k).double().transpose(-1, -2) * scale,
+        lambda p: _tf32(p.float()).double() @ _tf32(v).double(),
+    )
+    return float((rounded - exact).abs().max())
+
+
+@_named("tf32_on_cuda")
+def tf32_on_cuda() -> Hook:
+    """Attention held to float32's tolerance; on CUDA, ``tl.dot`` rounds float32 inputs to TF32
+    by default, so there the absolute tolerance is at least ten times the error of attention
+    computed that way on the same inputs (``input_precision="ieee"`` passes too)."""
+
+    def compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
+        tol = None
+        note = ""
+        if case.device == "cuda":
+            q, k, v = case.steps[0].args[:3]
+            floor = 10 * _attention_tf32_error(q, k, v, bool(case.steps[0].kwargs.get("causal")))
+            rtol, atol = DEFAULT_TOL[torch.float32]
+            tol = {**DEFAULT_TOL, torch.float32: (rtol, max(atol, floor))}
+            note = (
+                " (on CUDA the floor is ten times the error of attention whose products take "
+                "TF32-rounded inputs, tl.dot's default for float32: "
+                "input_precision='ieee' avoids that rounding)"
+            )
+        msg = compare_outcomes(expected, got, tol, case.grad_wrt)
+        return msg + note if msg else None
 
     return compare

