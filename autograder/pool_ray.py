@@ -107,8 +107,7 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             "with `ray up cluster.yaml` or `ray start --head`, or check the address and firewall."
         )
     try:
-        with _stderr_kept_unless_failed():
-            ray.init(address=address, **common)
+        _join(ray, address, common)
     except ConnectionError as exc:
         why = _join_failure(exc)
         raise CourseError(
@@ -122,6 +121,36 @@ def connect(address: str | None, workers: int, working_dir: Path | None) -> str 
             f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0][:300]}"
         ) from None
     return None
+
+
+#: how long to wait for a just-started head's raylet to register: Ray 2.60's ``ray.init`` asks
+#: the GCS once for the local node and fails if it is not there yet (ray-project/ray#61029 adds
+#: the retry upstream), which a head started a moment before, or a loaded machine, can hit
+NODE_REGISTRATION_WAIT_S = 30.0
+_NOT_REGISTERED = "No node info found"
+
+
+def _join(ray, address: str, common: dict) -> None:
+    """``ray.init(address)``, retried while the local raylet has not registered with the GCS."""
+    deadline = time.monotonic() + NODE_REGISTRATION_WAIT_S
+    while True:
+        try:
+            with _stderr_kept_unless_failed():
+                ray.init(address=address, **common)
+            return
+        except ConnectionError as exc:
+            if _NOT_REGISTERED not in _chain_text(exc) or time.monotonic() > deadline:
+                raise
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            time.sleep(1.0)
+
+
+def _chain_text(exc: BaseException) -> str:
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 5:
+        chain.append(chain[-1].__cause__)
+    return " ".join(str(e) for e in chain)
 
 
 @contextlib.contextmanager
@@ -191,7 +220,7 @@ def _join_failure(exc: BaseException) -> str:
     chain = [exc]
     while chain[-1].__cause__ is not None and len(chain) < 5:
         chain.append(chain[-1].__cause__)
-    text = " ".join(str(e) for e in chain)
+    text = _chain_text(exc)
     if "InvalidAuthToken" in text or "Unauthenticated" in text:
         return "it refused this command's Ray token, or its absence"
     return _first_line(chain[-1])[:200]

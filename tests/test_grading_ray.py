@@ -231,3 +231,37 @@ def test_a_failed_join_drops_rays_own_retry_lines_and_a_good_one_keeps_them(capf
     with _stderr_kept_unless_failed():
         os.write(2, b"a line from a good join\n")
     assert capfd.readouterr().err == "a line from a good join\n"
+
+
+def test_joining_waits_for_a_just_started_heads_node_to_register(monkeypatch):
+    """Ray 2.60's ``ray.init`` fails at once when the local raylet has not registered with the
+    GCS yet (a head started a moment before, a loaded machine): the join retries that, and only
+    that, until NODE_REGISTRATION_WAIT_S."""
+    from autograder import pool_ray
+
+    class FakeRay:
+        def __init__(self, failures: int, why: str):
+            self.failures, self.why, self.calls, self.shutdowns = failures, why, 0, 0
+
+        def init(self, address, **kw):
+            self.calls += 1
+            if self.calls <= self.failures:
+                cause = RuntimeError(self.why)
+                raise ConnectionError("could not connect") from cause
+
+        def shutdown(self):
+            self.shutdowns += 1
+
+    monkeypatch.setattr(pool_ray.time, "sleep", lambda s: None)
+    late = FakeRay(3, "No node info found matching attributes: '' when trying to resolve node")
+    pool_ray._join(late, "127.0.0.1:6379", {})
+    assert (late.calls, late.shutdowns) == (4, 3)
+    refused = FakeRay(1, "InvalidAuthToken")
+    with pytest.raises(ConnectionError):
+        pool_ray._join(refused, "127.0.0.1:6379", {})
+    assert refused.calls == 1
+    monkeypatch.setattr(pool_ray, "NODE_REGISTRATION_WAIT_S", -1.0)
+    never = FakeRay(99, "No node info found matching attributes: ''")
+    with pytest.raises(ConnectionError):
+        pool_ray._join(never, "127.0.0.1:6379", {})
+    assert never.calls == 1

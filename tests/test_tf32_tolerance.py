@@ -28,7 +28,7 @@ def _inputs(seed: int, t: int = 20, s: int = 33, dh: int = 64):
 def _attention(q, k, v, causal, rounded=False, rescale=True, block=16):
     """Blockwise online-softmax attention in float32, as a kernel computes it; ``rounded``
     rounds both products' inputs to TF32 (what tl.dot does on a GPU by default)."""
-    r = hooks._tf32 if rounded else (lambda x: x)
+    r = hooks.tf32_round if rounded else (lambda x: x)
     t, s = q.shape[-2], k.shape[-2]
     m = torch.full(q.shape[:-1], float("-inf"))
     lsum, acc = torch.zeros_like(m), torch.zeros(q.shape)
@@ -94,6 +94,6 @@ def test_the_known_mistakes_still_fail_on_cuda_and_the_message_names_tf32():
 
 def test_tf32_rounding_keeps_ten_mantissa_bits():
     x = torch.tensor([1.0, 1.0 + 2**-10, 1.0 + 2**-12, 3.14159265, -2.5e-3])
-    r = hooks._tf32(x)
+    r = hooks.tf32_round(x)
     assert r[0] == 1.0 and r[1] == 1.0 + 2**-10 and r[2] == 1.0
     assert torch.all((r - x).abs() <= x.abs() * 2**-11)

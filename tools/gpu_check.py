@@ -657,7 +657,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
     from autograder.validate import used_checks
     from coursekit.calls import _first_tensor
     from coursekit.compare import DEFAULT_TOL
-    from coursekit.hooks import _attention_tf32_error
+    from coursekit.hooks import attention_tf32_error
 
     registry, _ = load_checks()
     notebook = {n: p for _, p in ctx.notebooks() for n in used_checks(p)}
@@ -674,7 +674,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
             if tf32_hook and ctx.device == "cuda":  # the check's own TF32 allowance there
                 q, k, v = case.steps[0].args[:3]
                 causal = bool(case.steps[0].kwargs.get("causal"))
-                tol = (tol[0], max(tol[1], 10 * _attention_tf32_error(q, k, v, causal)))
+                tol = (tol[0], max(tol[1], 10 * attention_tf32_error(q, k, v, causal)))
             jobs.append(
                 {
                     "group": f"solution {check.name} ({check.target})",

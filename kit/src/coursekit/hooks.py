@@ -448,14 +448,14 @@ def linear_probe(gap: float) -> Hook:
     return compare
 
 
-def _tf32(x: torch.Tensor) -> torch.Tensor:
+def tf32_round(x: torch.Tensor) -> torch.Tensor:
     """float32 values rounded to TF32 (10 mantissa bits, to nearest): what ``tl.dot`` feeds the
     tensor cores by default for float32 inputs on an NVIDIA GPU."""
     bits = x.detach().cpu().float().contiguous().view(torch.int32)
     return ((bits + 0x1000) & ~0x1FFF).view(torch.float32)
 
 
-def _attention_tf32_error(q, k, v, causal: bool) -> float:
+def attention_tf32_error(q, k, v, causal: bool) -> float:
     """The largest distance, from exact attention, of attention whose two products take
     TF32-rounded inputs (scores q k^T, then p v with the unnormalised p) and sum exactly."""
     q64, k64, v64 = (x.detach().cpu().double() for x in (q, k, v))
@@ -471,8 +471,8 @@ def _attention_tf32_error(q, k, v, causal: bool) -> float:
 
     exact = attention(lambda: q64 @ k64.transpose(-1, -2) * scale, lambda p: p @ v64)
     rounded = attention(
-        lambda: _tf32(q).double() @ _tf32(k).double().transpose(-1, -2) * scale,
-        lambda p: _tf32(p.float()).double() @ _tf32(v).double(),
+        lambda: tf32_round(q).double() @ tf32_round(k).double().transpose(-1, -2) * scale,
+        lambda p: tf32_round(p.float()).double() @ tf32_round(v).double(),
     )
     return float((rounded - exact).abs().max())
 
@@ -488,7 +488,7 @@ def tf32_on_cuda() -> Hook:
         note = ""
         if case.device == "cuda":
             q, k, v = case.steps[0].args[:3]
-            floor = 10 * _attention_tf32_error(q, k, v, bool(case.steps[0].kwargs.get("causal")))
+            floor = 10 * attention_tf32_error(q, k, v, bool(case.steps[0].kwargs.get("causal")))
             rtol, atol = DEFAULT_TOL[torch.float32]
             tol = {**DEFAULT_TOL, torch.float32: (rtol, max(atol, floor))}
             note = (
