@@ -59,10 +59,10 @@ system-deps:
 	bash tools/system_deps.sh
 
 test: system-deps book lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
-# pytest's worker processes (pytest-xdist; tests/conftest.py keeps each file, and the Ray and
-# kit-wheel files, on one worker): 2 suits a 2-core machine; TEST_WORKERS=0 runs in one process.
+# pytest's worker processes (pytest-xdist, each test file on one worker, so its module fixtures run
+# once): 2 suits a 2-core machine; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
 benchmarks: setup

@@ -294,16 +294,27 @@ def build_snapshots(course: Course) -> list[str]:
 
 
 def build_wheel(course: Course, out: Path | None = None) -> Path:
-    """``pip wheel`` of kit/ (no dependencies, no build isolation) into ``out`` (dist/)."""
+    """``pip wheel`` of kit/ (no dependencies, no build isolation) into ``out`` (dist/).
+
+    Built from a private copy of kit/: setuptools writes build/ and the egg-info next to the
+    sources it builds, so two builds at once (two test workers, two instructors' terminals) would
+    trip over each other's files in the checkout.
+    """
     out = out or course.root / "dist"
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(out), str(kit_root(course))],
-        capture_output=True,
-        text=True,
-    )
-    shutil.rmtree(kit_root(course) / "build", ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="coursekit-build-") as tmp:
+        source = Path(tmp) / "kit"
+        shutil.copytree(
+            kit_root(course),
+            source,
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+            + ["-w", str(out.resolve()), str(source)],
+            capture_output=True,
+            text=True,
+        )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
         raise CourseError(f"building the kit's wheel failed; pip says:\n{tail}")

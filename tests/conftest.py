@@ -409,24 +409,3 @@ def pip_install_into(site: Path, *args: str, **run) -> subprocess.CompletedProce
     """``pip install --no-deps --target site ARGS`` with this interpreter's pip."""
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
     return subprocess.run([*command, "--target", str(site), *args], **run)
-
-
-#: test files that must share one xdist worker (``make test`` runs ``pytest -n 2 --dist
-#: loadgroup``): the Ray tests (one Ray cluster on the machine at a time: a local ``ray.init``
-#: may join another test's cluster) and the tests that build the kit's wheel in kit/ (``pip
-#: wheel`` without build isolation writes kit/build/ in place)
-SHARED_WORKER = {
-    "test_grading_ray.py": "ray",
-    "test_grading_ray_external.py": "ray",
-    "test_kit.py": "kit-wheel",
-    "test_kit_lowest_torch.py": "kit-wheel",
-    "test_release_site.py": "kit-wheel",
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    """One xdist group per test file (its module fixtures then run once), and one group for each
-    set of files in :data:`SHARED_WORKER`; without xdist the marks change nothing."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(name, name)))
