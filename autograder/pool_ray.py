@@ -146,11 +146,16 @@ def _join(ray, address: str, common: dict) -> None:
             time.sleep(1.0)
 
 
-def _chain_text(exc: BaseException) -> str:
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes, at most five: Ray's ConnectionError hides its reason in them."""
     chain = [exc]
     while chain[-1].__cause__ is not None and len(chain) < 5:
         chain.append(chain[-1].__cause__)
-    return " ".join(str(e) for e in chain)
+    return chain
+
+
+def _chain_text(exc: BaseException) -> str:
+    return " ".join(str(e) for e in _cause_chain(exc))
 
 
 @contextlib.contextmanager
@@ -217,10 +222,8 @@ class _Slot:
 def _join_failure(exc: BaseException) -> str:
     """Why ``ray.init`` could not join, in a few words: Ray's own ConnectionError hides its cause
     (a refused token shows only in the chained exception's traceback text)."""
-    chain = [exc]
-    while chain[-1].__cause__ is not None and len(chain) < 5:
-        chain.append(chain[-1].__cause__)
-    text = _chain_text(exc)
+    chain = _cause_chain(exc)
+    text = " ".join(str(e) for e in chain)
     if "InvalidAuthToken" in text or "Unauthenticated" in text:
         return "it refused this command's Ray token, or its absence"
     return _first_line(chain[-1])[:200]

@@ -657,7 +657,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
     from autograder.validate import used_checks
     from coursekit.calls import _first_tensor
     from coursekit.compare import DEFAULT_TOL
-    from coursekit.hooks import attention_tf32_error
+    from coursekit.hooks import tf32_attention_floor
 
     registry, _ = load_checks()
     notebook = {n: p for _, p in ctx.notebooks() for n in used_checks(p)}
@@ -672,9 +672,7 @@ def triton_jobs(ctx: Context) -> list[dict]:
             ref = _first_tensor(expected.outputs)
             tol = check.tol.get(ref.dtype, DEFAULT_TOL.get(ref.dtype, (1e-5, 1e-5)))
             if tf32_hook and ctx.device == "cuda":  # the check's own TF32 allowance there
-                q, k, v = case.steps[0].args[:3]
-                causal = bool(case.steps[0].kwargs.get("causal"))
-                tol = (tol[0], max(tol[1], 10 * attention_tf32_error(q, k, v, causal)))
+                tol = (tol[0], max(tol[1], tf32_attention_floor(case)))
             jobs.append(
                 {
                     "group": f"solution {check.name} ({check.target})",

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from coursekit.calls import Case, Outcome, compare_outcomes
-from coursekit.compare import BF16_TOL, DEFAULT_TOL, diagnose
+from coursekit.compare import BF16_TOL, DEFAULT_TOL, REFERENCE_ERROR_MARGIN, diagnose
 from coursekit.values import Sleeper
 
 Hook = Callable[[Case, Outcome, Outcome], "str | None"]
@@ -477,6 +477,14 @@ def attention_tf32_error(q, k, v, causal: bool) -> float:
     return float((rounded - exact).abs().max())
 
 
+def tf32_attention_floor(case: Case) -> float:
+    """The absolute tolerance floor of an attention case on CUDA: ``REFERENCE_ERROR_MARGIN``
+    times the error of attention with TF32-rounded inputs on the case's own inputs."""
+    q, k, v = case.steps[0].args[:3]
+    causal = bool(case.steps[0].kwargs.get("causal"))
+    return REFERENCE_ERROR_MARGIN * attention_tf32_error(q, k, v, causal)
+
+
 @_named("tf32_on_cuda")
 def tf32_on_cuda() -> Hook:
     """Attention held to float32's tolerance; on CUDA, ``tl.dot`` rounds float32 inputs to TF32
@@ -487,10 +495,8 @@ def tf32_on_cuda() -> Hook:
         tol = None
         note = ""
         if case.device == "cuda":
-            q, k, v = case.steps[0].args[:3]
-            floor = 10 * attention_tf32_error(q, k, v, bool(case.steps[0].kwargs.get("causal")))
             rtol, atol = DEFAULT_TOL[torch.float32]
-            tol = {**DEFAULT_TOL, torch.float32: (rtol, max(atol, floor))}
+            tol = {**DEFAULT_TOL, torch.float32: (rtol, max(atol, tf32_attention_floor(case)))}
             note = (
                 " (on CUDA the floor is ten times the error of attention whose products take "
                 "TF32-rounded inputs, tl.dot's default for float32: "
